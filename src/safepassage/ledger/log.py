@@ -1,0 +1,149 @@
+"""A log directory: the store, the log's signing key, its checkpoints and proofs.
+
+Layout of ``DIR``:
+
+* ``log.db``   the SQLite store (entries, subtree hashes, signed checkpoints);
+* ``log.key``  the log's private signer key string (Go note format), readable by its owner only;
+* ``log.vkey`` the verifier key string anyone can use to check checkpoints.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Self
+
+from safepassage.errors import FormatError, StoreError
+from safepassage.ledger.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
+from safepassage.ledger.note import Signer, Verifier
+from safepassage.ledger.proof import TlogProof
+from safepassage.ledger.sqlite import SqliteLogStore
+from safepassage.ledger.store import LogStore
+
+__all__ = ["DB_FILE", "KEY_FILE", "VKEY_FILE", "Log"]
+
+DB_FILE = "log.db"
+KEY_FILE = "log.key"
+VKEY_FILE = "log.vkey"
+
+
+def _write_private(path: Path, text: str) -> None:
+    # O_EXCL: never overwrite a key; 0o600: the signing key is for the log operator only.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def read_verifier(directory: Path) -> Verifier:
+    """The log's verifier key from ``DIR/log.vkey``."""
+    path = Path(directory) / VKEY_FILE
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise StoreError(f"cannot read the verifier key: {exc.strerror}", field=str(path)) from exc
+    return Verifier.from_key_string(text)
+
+
+class Log:
+    """An operation's log: append entries, sign checkpoints, prove inclusion and consistency."""
+
+    def __init__(self, directory: Path, store: LogStore, verifier: Verifier) -> None:
+        self.directory = Path(directory)
+        self.store = store
+        self.verifier = verifier
+        self._signer: Signer | None = None
+
+    @classmethod
+    def create(cls, directory: Path, origin: str) -> Log:
+        """Create the directory's store and a fresh signing key named after the origin."""
+        directory = Path(directory)
+        if (directory / DB_FILE).exists() or (directory / KEY_FILE).exists():
+            raise StoreError(f"{directory} already holds a log", field="DIR")
+        signer = Signer.generate(origin)  # validates the origin as a key name too
+        directory.mkdir(parents=True, exist_ok=True)
+        store = SqliteLogStore.create(directory / DB_FILE, origin)
+        _write_private(directory / KEY_FILE, signer.key_string() + "\n")
+        (directory / VKEY_FILE).write_text(signer.verifier().key_string() + "\n", encoding="utf-8")
+        log = cls(directory, store, signer.verifier())
+        log._signer = signer
+        return log
+
+    @classmethod
+    def open(cls, directory: Path) -> Log:
+        """Open the log in ``directory``; ``StoreError`` when there is none."""
+        directory = Path(directory)
+        if not (directory / DB_FILE).is_file():
+            raise StoreError(f"no log here (missing {DB_FILE})", field=str(directory))
+        verifier = read_verifier(directory)
+        store = SqliteLogStore.open(directory / DB_FILE)
+        if store.origin != verifier.name:
+            store.close()
+            raise StoreError(
+                f"log origin {store.origin!r} does not match the key name {verifier.name!r}",
+                field=VKEY_FILE,
+            )
+        return cls(directory, store, verifier)
+
+    @property
+    def signer(self) -> Signer:
+        if self._signer is None:
+            path = self.directory / KEY_FILE
+            try:
+                text = path.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot read the signing key: {exc.strerror}", field=str(path)
+                ) from exc
+            signer = Signer.from_key_string(text)
+            if signer.verifier().key_string() != self.verifier.key_string():
+                raise FormatError("does not match log.vkey", field=str(path))
+            self._signer = signer
+        return self._signer
+
+    @property
+    def origin(self) -> str:
+        return self.store.origin
+
+    def size(self) -> int:
+        return self.store.size()
+
+    def append(self, entry: bytes) -> int:
+        """Append one entry; returns its index once it is durable."""
+        return self.store.append(entry)
+
+    def append_batch(self, entries: Sequence[bytes]) -> int:
+        """Append entries in one transaction; returns the index of the first."""
+        return self.store.append_batch(entries)
+
+    def checkpoint(self, size: int | None = None) -> str:
+        """The signed checkpoint note for ``size`` (default: now), kept in the store."""
+        size = self.store.size() if size is None else size
+        for kept in reversed(self.store.checkpoints()):
+            if kept.size == size:
+                return kept.note
+        note = sign_checkpoint(Checkpoint(self.origin, size, self.store.root(size)), self.signer)
+        self.store.put_checkpoint(size, note)
+        return note
+
+    def prove(self, index: int, size: int | None = None) -> str:
+        """A C2SP tlog-proof of entry ``index`` against the signed checkpoint at ``size``."""
+        size = self.store.size() if size is None else size
+        hashes = self.store.inclusion_proof(index, size)
+        return TlogProof(index, tuple(hashes), self.checkpoint(size)).to_text()
+
+    def open_checkpoint(self, note: str) -> Checkpoint:
+        """Parse and verify a checkpoint note signed by this log."""
+        checkpoint, _ = open_checkpoint(note, self.verifier)
+        return checkpoint
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,134 @@
+"""The SQLite store: the shared contract, plus what only a file on disk can show."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from safepassage.errors import StoreError
+from safepassage.ledger import merkle
+from safepassage.ledger.sqlite import SqliteLogStore
+from safepassage.ledger.store import LogStore
+from tests.ledger.store_contract import MakeStore, Reopen, StoreContract
+
+
+class TestSqliteContract(StoreContract):
+    @pytest.fixture
+    def make_store(self, tmp_path: Path) -> Iterator[MakeStore]:
+        made: list[LogStore] = []
+        counter = iter(range(1_000_000))
+
+        def make() -> LogStore:
+            store = SqliteLogStore.create(tmp_path / f"log{next(counter)}.db", "example.org/log")
+            made.append(store)
+            return store
+
+        yield make
+        for store in made:
+            store.close()
+
+    @pytest.fixture
+    def reopen(self) -> Reopen:
+        def again(store: LogStore) -> LogStore:
+            assert isinstance(store, SqliteLogStore)
+            return SqliteLogStore.open(store.path)
+
+        return again
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteLogStore]:
+    s = SqliteLogStore.create(tmp_path / "log.db", "example.org/log")
+    yield s
+    s.close()
+
+
+def test_durability_settings(store: SqliteLogStore) -> None:
+    assert store.durability() == {"journal_mode": "wal", "synchronous": "FULL"}
+
+
+def test_group_commit_shares_one_transaction_and_confirms_only_after_commit(
+    store: SqliteLogStore,
+) -> None:
+    store.append(b"warm up")
+    before = store.commits
+    blocker = sqlite3.connect(store.path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # holds the write lock: no commit can happen
+    results: list[int] = []
+    threads = [
+        threading.Thread(target=lambda k=k: results.append(store.append(b"t%d" % k)))
+        for k in range(8)
+    ]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 30
+    try:
+        while store.waiting() < 8 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(0.05)  # let the writer reach the lock it cannot take
+        assert store.waiting() == 8
+        assert results == []  # nobody is told an index before the commit
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    for t in threads:
+        t.join()
+    assert sorted(results) == list(range(1, 9))
+    # the writer took what was queued when it started waiting; everything else shares one commit
+    assert store.commits - before <= 2
+
+
+def test_two_processes_append_to_one_file(tmp_path: Path) -> None:
+    path = tmp_path / "shared.db"
+    SqliteLogStore.create(path, "example.org/log").close()
+    script = (
+        "import sys; from pathlib import Path\n"
+        "from safepassage.ledger.sqlite import SqliteLogStore\n"
+        "s = SqliteLogStore.open(Path(sys.argv[1]))\n"
+        "for i in range(200): s.append(b'%s-%d' % (sys.argv[2].encode(), i))\n"
+        "s.close()\n"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, str(path), name]) for name in ("a", "b")
+    ]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    with SqliteLogStore.open(path) as s:
+        entries = dict(s.iter_entries())
+        assert sorted(entries) == list(range(400))
+        assert s.root() == merkle.root([merkle.leaf_hash(entries[i]) for i in range(400)])
+
+
+def test_create_refuses_an_existing_file(store: SqliteLogStore) -> None:
+    with pytest.raises(StoreError, match="already exists"):
+        SqliteLogStore.create(store.path, "example.org/log")
+
+
+@pytest.mark.parametrize("origin", ["", "two\nlines"])
+def test_create_refuses_a_bad_origin(tmp_path: Path, origin: str) -> None:
+    with pytest.raises(StoreError) as err:
+        SqliteLogStore.create(tmp_path / "x.db", origin)
+    assert err.value.field == "origin"
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_open_refuses_what_is_not_a_log(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.db"
+    with pytest.raises(StoreError, match="does not exist"):
+        SqliteLogStore.open(missing)
+    assert not missing.exists()  # opening never creates a file
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError) as err:
+        SqliteLogStore.open(junk)
+    assert err.value.field == "store"
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.close()
+    with pytest.raises(StoreError, match="not a safepassage log"):
+        SqliteLogStore.open(other)

@@ -25,6 +25,7 @@ from safepassage.ledger.store import Frontier, LogStore, StoredCheckpoint
 __all__ = ["FORMAT", "SqliteLogStore"]
 
 FORMAT: Final = "safepassage-log/1"
+_NODES_PER_QUERY: Final = 64
 _BATCH_LIMIT: Final = 8192  # entries per transaction: bounds one commit's latency and memory
 
 _SCHEMA: Final = """
@@ -185,7 +186,8 @@ class SqliteLogStore(LogStore):
         stop = (1 << 62) if end is None else end
         with _guard():
             cur = self._reader().execute(
-                "SELECT idx, CAST(data AS BLOB) FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx",
+                "SELECT idx, CAST(data AS BLOB) FROM entries"
+                " WHERE idx >= ? AND idx < ? ORDER BY idx",
                 (start, stop),
             )
             for idx, data in cur:
@@ -200,17 +202,20 @@ class SqliteLogStore(LogStore):
         conn: sqlite3.Connection, ids: Sequence[merkle.NodeId]
     ) -> dict[merkle.NodeId, bytes]:
         got: dict[merkle.NodeId, bytes] = {}
-        # One statement per node keeps every read a primary-key lookup; the prepared statement
-        # is cached, and a proof needs at most ~2 log2(n) of them.
+        # An OR of primary-key terms is answered with one index probe per term in one statement;
+        # a row-value IN (VALUES ...) would scan the whole table. Chunks keep the SQL short.
+        for start in range(0, len(ids), _NODES_PER_QUERY):
+            chunk = ids[start : start + _NODES_PER_QUERY]
+            where = " OR ".join(["(level = ? AND idx = ?)"] * len(chunk))
+            args = [v for node in chunk for v in node]
+            sql = f"SELECT level, idx, CAST(hash AS BLOB) FROM nodes WHERE {where}"  # noqa: S608 - only placeholders are interpolated
+            for level, idx, h in conn.execute(sql, args):
+                got[(int(level), int(idx))] = bytes(h)
         for level, idx in ids:
-            row = conn.execute(
-                "SELECT CAST(hash AS BLOB) FROM nodes WHERE level = ? AND idx = ?", (level, idx)
-            ).fetchone()
-            if row is None:
+            if (level, idx) not in got:
                 raise StoreError(
                     f"hash of subtree (level {level}, index {idx}) is missing", field="nodes"
                 )
-            got[(level, idx)] = bytes(row[0])
         return got
 
     def iter_level(self, level: int) -> Iterator[tuple[int, bytes]]:

@@ -9,6 +9,7 @@ Layout of ``DIR``:
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,6 +38,15 @@ def _write_private(path: Path, text: str) -> None:
         os.fsync(f.fileno())
 
 
+def _fsync_dir(directory: Path) -> None:
+    # New directory entries (the key files) are durable only once the directory is synced.
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def read_verifier(directory: Path) -> Verifier:
     """The log's verifier key from ``DIR/log.vkey``."""
     path = Path(directory) / VKEY_FILE
@@ -58,15 +68,34 @@ class Log:
 
     @classmethod
     def create(cls, directory: Path, origin: str) -> Log:
-        """Create the directory's store and a fresh signing key named after the origin."""
+        """Create the directory's store and a fresh signing key named after the origin.
+
+        All or nothing: if any step fails, the files made so far are removed again.
+        """
         directory = Path(directory)
-        if (directory / DB_FILE).exists() or (directory / KEY_FILE).exists():
+        if any((directory / name).exists() for name in (DB_FILE, KEY_FILE, VKEY_FILE)):
             raise StoreError(f"{directory} already holds a log", field="DIR")
         signer = Signer.generate(origin)  # validates the origin as a key name too
         directory.mkdir(parents=True, exist_ok=True)
-        store = SqliteLogStore.create(directory / DB_FILE, origin)
-        _write_private(directory / KEY_FILE, signer.key_string() + "\n")
-        (directory / VKEY_FILE).write_text(signer.verifier().key_string() + "\n", encoding="utf-8")
+        made: list[Path] = []
+        try:
+            store = SqliteLogStore.create(directory / DB_FILE, origin)
+            made.append(directory / DB_FILE)
+            made.append(directory / KEY_FILE)
+            _write_private(directory / KEY_FILE, signer.key_string() + "\n")
+            made.append(directory / VKEY_FILE)
+            (directory / VKEY_FILE).write_text(
+                signer.verifier().key_string() + "\n", encoding="utf-8"
+            )
+            _fsync_dir(directory)
+        except BaseException:
+            if made:
+                with contextlib.suppress(Exception):
+                    store.close()
+            for path in made:
+                for extra in ("", "-wal", "-shm"):
+                    Path(str(path) + extra).unlink(missing_ok=True)
+            raise
         log = cls(directory, store, signer.verifier())
         log._signer = signer
         return log

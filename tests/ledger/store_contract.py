@@ -4,6 +4,7 @@ and provides the ``make_store`` and ``reopen`` fixtures; nothing here knows whic
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable
 
@@ -95,6 +96,20 @@ class StoreContract:
             assert sorted(got) == list(range(400))
             assert dict(store.iter_entries()) == got
             assert store.root() == merkle.root([merkle.leaf_hash(got[i]) for i in range(400)])
+
+    def test_async_appenders_never_share_an_index(self, make_store: MakeStore) -> None:
+        with make_store() as store:
+
+            async def run() -> list[int]:
+                return await asyncio.gather(
+                    *(store.append_async([b"a%d" % k, b"b%d" % k]) for k in range(100))
+                )
+
+            starts = asyncio.run(run())
+            assert sorted(starts) == list(range(0, 200, 2))
+            entries = dict(store.iter_entries())
+            for k, start in enumerate(starts):
+                assert (entries[start], entries[start + 1]) == (b"a%d" % k, b"b%d" % k)
 
     def test_a_bad_batch_writes_nothing(self, make_store: MakeStore) -> None:
         with make_store() as store:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import subprocess
 import sys
@@ -83,6 +84,58 @@ def test_group_commit_shares_one_transaction_and_confirms_only_after_commit(
     assert sorted(results) == list(range(1, 9))
     # the writer took what was queued when it started waiting; everything else shares one commit
     assert store.commits - before <= 2
+
+
+def test_async_appends_in_flight_share_one_commit(store: SqliteLogStore) -> None:
+    store.append(b"warm up")
+    blocker = sqlite3.connect(store.path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+
+    async def run() -> list[int]:
+        tasks = [asyncio.create_task(store.append_async([b"e%d" % k])) for k in range(100)]
+        try:
+            while store.waiting() < 100:  # noqa: ASYNC110 - polls another thread's counter
+                await asyncio.sleep(0.005)
+            await asyncio.sleep(0.05)
+            assert not any(t.done() for t in tasks)  # nothing confirmed before the commit
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        return await asyncio.gather(*tasks)
+
+    before = store.commits
+    got = asyncio.run(asyncio.wait_for(run(), timeout=60))
+    assert sorted(got) == list(range(1, 101))
+    assert store.commits - before <= 2
+
+
+def test_a_failed_commit_fails_every_caller_and_writes_nothing(store: SqliteLogStore) -> None:
+    store.append_batch([b"a", b"b", b"c"])
+    other = sqlite3.connect(store.path, isolation_level=None)
+    other.execute(
+        "CREATE TRIGGER refuse BEFORE INSERT ON entries "
+        "BEGIN SELECT RAISE(ABORT, 'disk says no'); END"
+    )
+    errors: list[StoreError] = []
+
+    def attempt(k: int) -> None:
+        try:
+            store.append(b"x%d" % k)
+        except StoreError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=attempt, args=(k,)) for k in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(errors) == 5
+    assert all("disk says no" in str(e) and e.field == "store" for e in errors)
+    assert store.size() == 3
+    other.execute("DROP TRIGGER refuse")
+    other.close()
+    assert store.append(b"d") == 3  # the writer recovered, and the tree is still right
+    assert store.root() == merkle.root([merkle.leaf_hash(x) for x in (b"a", b"b", b"c", b"d")])
 
 
 def test_two_processes_append_to_one_file(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ only implements plain reads and one durable batch write. The contract suite in
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -124,6 +125,10 @@ class LogStore(ABC):
     def append(self, entry: bytes) -> int:
         """Append one entry durably; return its index. Backends may group-commit this."""
         return self.append_batch([entry])
+
+    async def append_async(self, entries: Sequence[bytes]) -> int:
+        """``append_batch`` for asyncio callers; backends may answer without a thread each."""
+        return await asyncio.to_thread(self.append_batch, entries)
 
     def structural_problems(self) -> list[str]:
         """The database's own integrity check of its files; empty when sound or not offered."""

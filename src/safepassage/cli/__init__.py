@@ -1,7 +1,7 @@
 """The ``safepassage`` command line: a thin edge over the library.
 
 Errors become one line on standard error and an exit code: 0 valid, 1 verification failed,
-2 bad usage or input. No traceback reaches the user.
+2 bad usage or input, 3 internal error. No traceback reaches the user.
 """
 
 from __future__ import annotations
@@ -65,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         where = f" ({exc.filename})" if exc.filename else ""
         code = fail(f"error: {exc.strerror or exc}{where}", 2)
     except Exception as exc:  # noqa: BLE001 - the last resort: one line, never a traceback
-        code = fail(f"internal error ({type(exc).__name__}: {exc}); please report it", 1)
+        # 3, not 1: a crash must never read as "this log failed verification" (nor as valid).
+        code = fail(f"internal error ({type(exc).__name__}: {exc}); please report it", 3)
     else:
         code = 0
     if argv is None:

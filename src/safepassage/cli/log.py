@@ -7,7 +7,13 @@ from pathlib import Path
 
 import typer
 
-from safepassage.errors import ProofError, SafepassageError, SignatureError, VerificationError
+from safepassage.errors import (
+    FormatError,
+    ProofError,
+    SafepassageError,
+    SignatureError,
+    VerificationError,
+)
 from safepassage.ledger.log import Log
 from safepassage.ledger.note import Verifier
 from safepassage.ledger.proof import TlogProof, verify_tlog_proof
@@ -18,7 +24,7 @@ app = typer.Typer(
     help="Create and use an append-only, signed Merkle-tree log.", no_args_is_help=True
 )
 
-DirArg = typer.Argument(..., help="The log's directory.", show_default=False)
+DirArg = typer.Argument(..., metavar="DIR", help="The log's directory.", show_default=False)
 
 
 @app.command("init")
@@ -27,7 +33,11 @@ def init(
     origin: str = typer.Option(..., "--origin", help="The log's name in its checkpoints."),
 ) -> None:
     """Create a new log and its signing key in DIR; print its verifier key."""
-    with Log.create(directory, origin) as log:
+    try:
+        log = Log.create(directory, origin)
+    except FormatError as exc:  # the origin is the signing key's name: say which option it was
+        raise FormatError(exc.reason, field="--origin") from exc
+    with log:
         typer.echo(log.verifier.key_string())
 
 
@@ -51,7 +61,9 @@ def _read_entry(name: str) -> bytes:
 @app.command("append")
 def append(
     directory: Path = DirArg,
-    files: list[str] = typer.Argument(..., help="One entry per file; '-' reads standard input."),
+    files: list[str] = typer.Argument(
+        ..., metavar="FILE", help="One entry per file; '-' reads standard input."
+    ),
 ) -> None:
     """Append one entry per FILE, all in one transaction; print each new index on its own line."""
     if files.count("-") > 1:
@@ -73,7 +85,7 @@ def checkpoint(directory: Path = DirArg) -> None:
 @app.command("prove")
 def prove(
     directory: Path = DirArg,
-    index: int = typer.Argument(..., min=0, help="The entry to prove."),
+    index: int = typer.Argument(..., metavar="INDEX", min=0, help="The entry to prove."),
     size: int | None = typer.Option(
         None, "--size", min=1, help="Prove against the checkpoint at this size (default: now)."
     ),
@@ -85,8 +97,12 @@ def prove(
 
 @app.command("verify-proof")
 def verify_proof(
-    proof: Path = typer.Argument(..., help="A C2SP tlog-proof file.", show_default=False),
-    entry: str = typer.Argument(..., help="The entry's bytes: a file, or '-' for standard input."),
+    proof: Path = typer.Argument(
+        ..., metavar="PROOF", help="A C2SP tlog-proof file.", show_default=False
+    ),
+    entry: str = typer.Argument(
+        ..., metavar="ENTRY", help="The entry's bytes: a file, or '-' for standard input."
+    ),
     vkey: str = typer.Option(..., "--vkey", help="The log's verifier key string."),
 ) -> None:
     """Check offline that ENTRY is in the log, under the proof's signed checkpoint.

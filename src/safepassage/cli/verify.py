@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from safepassage.cli._output import progress
+from safepassage.cli._output import err, progress
 from safepassage.errors import StoreError, VerificationError
 from safepassage.ledger.audit import audit
 from safepassage.ledger.log import DB_FILE, read_verifier
@@ -18,7 +18,9 @@ __all__ = ["verify"]
 
 
 def verify(
-    directory: Path = typer.Argument(..., help="The log's directory.", show_default=False),
+    directory: Path = typer.Argument(
+        ..., metavar="DIR", help="The log's directory.", show_default=False
+    ),
     vkey: str | None = typer.Option(
         None,
         "--vkey",
@@ -29,10 +31,12 @@ def verify(
 
     Exit 0 when everything verifies, 1 when it does not, 2 for bad usage or input.
     """
-    verifier = Verifier.from_key_string(vkey) if vkey else read_verifier(directory)
     path = Path(directory) / DB_FILE
-    if not path.is_file():
+    if not path.is_file():  # before the key: a missing log is the first thing to say
         raise StoreError(f"no log here (missing {DB_FILE})", field=str(directory))
+    # `is not None`: an empty --vkey (a shell variable left unset) is bad input, never a quiet
+    # fall-back to the key in DIR, which whoever can write to DIR controls.
+    verifier = Verifier.from_key_string(vkey) if vkey is not None else read_verifier(directory)
     try:
         store = SqliteLogStore.open(path)
     except StoreError as exc:
@@ -42,3 +46,10 @@ def verify(
         result = audit(store, verifier, lambda done: bar.update(task, completed=done))
     root = base64.b64encode(result.root).decode()
     typer.echo(f"ok: {result.size} entries, root {root}, {result.checkpoints} checkpoints verified")
+    if result.checkpoints == 0 and result.size:
+        # Without a signed checkpoint nothing here was checked against the key: say so.
+        err.print(
+            "warning: the log keeps no signed checkpoint, so the key could not be checked; "
+            "run 'safepassage log checkpoint DIR' and verify again",
+            markup=False,
+        )

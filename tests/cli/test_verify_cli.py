@@ -252,3 +252,48 @@ def test_an_internal_error_exits_3_in_one_line(
     assert result.err.strip().splitlines() == [
         "internal error (RuntimeError: a bug); please report it"
     ]
+
+
+def _flip_schema_byte(db_path: Path) -> None:
+    raw = bytearray(db_path.read_bytes())
+    at = raw.find(b"CREATE TABLE entries")
+    assert at >= 0
+    raw[at + 7] ^= 0x80  # a bit of the schema text: SQLite quotes it back as invalid UTF-8
+    db_path.write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda db: db.execute("DROP TABLE entries"),
+        lambda db: db.execute("UPDATE nodes SET idx = 'seven' WHERE level = 1 AND idx = 1"),
+        lambda db: db.execute(
+            "INSERT INTO entries (idx, data) VALUES (4611686018427387904, x'00')"
+        ),
+        lambda db: db.execute("DROP TABLE meta"),
+    ],
+    ids=["entries-table-dropped", "node-index-made-text", "entry-far-away", "meta-dropped"],
+)
+def test_a_damaged_store_is_a_verification_failure_never_a_crash(cli, log: LogDir, damage) -> None:
+    with tamper(log) as db:
+        damage(db)
+    result = cli("verify", log.path, "--vkey", log.vkey)
+    assert result.code == 1, result
+    assert error_line(result.err).startswith("verification failed: ")
+
+
+def test_a_damaged_schema_is_a_verification_failure(cli, log: LogDir) -> None:
+    _flip_schema_byte(log.db)
+    result = cli("verify", log.path, "--vkey", log.vkey)
+    assert result.code == 1, result
+    assert error_line(result.err).startswith("verification failed: ")
+
+
+def test_verify_writes_nothing_to_the_log(cli, log: LogDir) -> None:
+    # SQLite may create its (empty) -wal/-shm companions to read a WAL file; every file that
+    # was there, the log itself first, stays byte for byte what it was.
+    before = {p.name: p.read_bytes() for p in log.path.iterdir()}
+    assert cli("verify", log.path, "--vkey", log.vkey).code == 0
+    after = {p.name: p.read_bytes() for p in log.path.iterdir()}
+    assert {name: after[name] for name in before} == before
+    assert set(after) - set(before) <= {"log.db-wal", "log.db-shm"}

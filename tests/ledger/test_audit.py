@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -268,3 +269,40 @@ def test_progress_is_reported_while_auditing(big_log: Path) -> None:
         audit(log.store, log.verifier, seen.append)
     assert seen[0] < 5000
     assert seen[-1] == 5000
+
+
+def test_an_audit_while_another_writer_appends_sees_one_consistent_state(copy: Path) -> None:
+    stop = threading.Event()
+
+    def writer() -> None:
+        with Log.open(copy) as log:
+            while not stop.is_set():
+                log.append_batch([b"live %d" % i for i in range(7)])
+
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        for _ in range(5):
+            check(copy)
+    finally:
+        stop.set()
+        t.join()
+
+
+@pytest.mark.parametrize(
+    ("statement", "args", "field"),
+    [
+        ("INSERT INTO entries (idx, data) VALUES (?, x'00')", (1 << 62,), "entries"),
+        ("INSERT INTO entries (idx, data) VALUES (-1, x'00')", (), "entries"),
+        ("INSERT INTO nodes (level, idx, hash) VALUES (6, 1, zeroblob(32))", (), "nodes"),
+        ("INSERT INTO nodes (level, idx, hash) VALUES (-1, 0, zeroblob(32))", (), "nodes"),
+        ("INSERT INTO nodes (level, idx, hash) VALUES (1, -1, zeroblob(32))", (), "nodes"),
+        ("UPDATE nodes SET idx = 'seven' WHERE level = 2 AND idx = 7", (), "nodes"),
+    ],
+)
+def test_every_stored_row_is_accounted_for(
+    copy: Path, statement: str, args: tuple[object, ...], field: str
+) -> None:
+    sql(copy, statement, *args)
+    err = bad_entry(copy)
+    assert err.field == field, str(err)

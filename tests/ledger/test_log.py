@@ -97,11 +97,16 @@ def test_create_refuses_a_bad_origin_and_writes_nothing(tmp_path: Path, origin: 
 def test_a_failed_create_leaves_nothing_half_made(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(path: Path, text: str) -> None:
+    def broken(path: Path, text: str, mode: int) -> None:
         raise OSError(28, "No space left on device", str(path))
 
-    monkeypatch.setattr(log_module, "_write_private", broken)
+    monkeypatch.setattr(log_module, "_write_new", broken)
     target = tmp_path / "log"
     with pytest.raises(OSError, match="No space left"):
         Log.create(target, ORIGIN)
-    assert list(target.iterdir()) == []
+    assert not target.exists()  # the folder it made is gone too
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    with pytest.raises(OSError, match="No space left"):
+        Log.create(kept, ORIGIN)
+    assert list(kept.iterdir()) == []  # a folder the user made stays, empty

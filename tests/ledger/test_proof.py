@@ -74,6 +74,8 @@ def test_a_checkpoint_with_another_size_fails_its_signature() -> None:
         (f"{HEADER}\n{H}\n\n{NOTE}", "tlog-proof line 2", "missing 'index N'"),
         (f"{HEADER}\nindex 01\n\n{NOTE}", "tlog-proof line 2", "leading zeros"),
         (f"{HEADER}\nindex -1\n\n{NOTE}", "tlog-proof line 2", "decimal"),
+        (f"{HEADER}\nindex {'9' * 5000}\n\n{NOTE}", "tlog-proof line 2", "below 2^64"),
+        (f"{HEADER}\nindex {2**64}\n\n{NOTE}", "tlog-proof line 2", "below 2^64"),
         (f"{HEADER}\nindex 1\nnot base64!\n\n{NOTE}", "tlog-proof line 3", "not base64"),
         (f"{HEADER}\nindex 1\n{H[:-4]}\n\n{NOTE}", "tlog-proof line 3", "not 32"),
         (f"{HEADER}\nextra ***\nindex 1\n\n{NOTE}", "tlog-proof extra", "not base64"),

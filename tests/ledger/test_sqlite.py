@@ -16,7 +16,7 @@ import pytest
 from safepassage.errors import StoreError
 from safepassage.ledger import merkle
 from safepassage.ledger.sqlite import SqliteLogStore
-from safepassage.ledger.store import LogStore
+from safepassage.ledger.store import MAX_ENTRY_BYTES, LogStore
 from tests.ledger.store_contract import MakeStore, Reopen, StoreContract
 
 
@@ -185,3 +185,107 @@ def test_open_refuses_what_is_not_a_log(tmp_path: Path) -> None:
     sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.close()
     with pytest.raises(StoreError, match="not a safepassage log"):
         SqliteLogStore.open(other)
+
+
+def test_close_answers_every_append_in_flight_and_refuses_later_ones(tmp_path: Path) -> None:
+    s = SqliteLogStore.create(tmp_path / "closing.db", "example.org/log")
+    outcomes: list[object] = []
+    stop = threading.Event()
+
+    def appender(k: int) -> None:
+        while not stop.is_set():
+            try:
+                outcomes.append(s.append(b"k%d" % k))
+            except StoreError as exc:
+                outcomes.append(exc)
+                return
+
+    threads = [threading.Thread(target=appender, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    time.sleep(0.05)
+    closer = threading.Thread(target=s.close)
+    closer.start()
+    closer.join(timeout=30)
+    stop.set()
+    for t in threads:
+        t.join(timeout=30)
+    assert not closer.is_alive()
+    assert not any(t.is_alive() for t in threads)
+    errors = [o for o in outcomes if isinstance(o, StoreError)]
+    assert all("closed" in str(e) for e in errors)
+    indexes = sorted(o for o in outcomes if isinstance(o, int))
+    with SqliteLogStore.open(s.path) as again:
+        assert again.size() == len(indexes)  # every index handed out is on disk
+        assert indexes == list(range(len(indexes)))
+
+
+def test_any_iterable_of_entries_is_taken_and_a_bad_one_jams_nothing(store: SqliteLogStore) -> None:
+    assert store.append_batch(b"%d" % i for i in range(3)) == 0  # type: ignore[arg-type]
+    with pytest.raises(StoreError) as err:
+        store.append_batch(42)  # type: ignore[arg-type]
+    assert err.value.field == "entries"
+    with pytest.raises(StoreError) as err:
+        store.append_batch(b"one value")
+    assert err.value.field == "entries"
+    assert store.append(b"after") == 3  # the writer is alive
+
+
+def test_an_entry_over_the_limit_is_refused_before_anything_is_written(
+    store: SqliteLogStore,
+) -> None:
+    with pytest.raises(StoreError) as err:
+        store.append_batch([b"ok", b"x" * (MAX_ENTRY_BYTES + 1)])
+    assert err.value.field == "entries[1]"
+    assert "at most" in err.value.reason
+    assert store.size() == 0
+
+
+def test_an_entry_the_database_refuses_fails_only_its_own_caller(store: SqliteLogStore) -> None:
+    other = sqlite3.connect(store.path, isolation_level=None)
+    other.execute(
+        "CREATE TRIGGER refuse BEFORE INSERT ON entries WHEN NEW.data = x'706f69736f6e' "
+        "BEGIN SELECT RAISE(ABORT, 'poison'); END"
+    )
+    other.close()
+    blocker = sqlite3.connect(store.path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # so that all five land in one batch
+    outcomes: dict[bytes, object] = {}
+
+    def attempt(data: bytes) -> None:
+        try:
+            outcomes[data] = store.append(data)
+        except StoreError as exc:
+            outcomes[data] = exc
+
+    names = [b"a", b"b", b"poison", b"c", b"d"]
+    threads = [threading.Thread(target=attempt, args=(n,)) for n in names]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 30
+    while store.waiting() < len(names) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    for t in threads:
+        t.join()
+    assert isinstance(outcomes[b"poison"], StoreError)
+    assert "poison" in str(outcomes[b"poison"])
+    assert sorted(v for k, v in outcomes.items() if k != b"poison") == [0, 1, 2, 3]  # type: ignore[type-var]
+    assert store.size() == 4
+
+
+def test_a_read_only_open_writes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "ro.db"
+    with SqliteLogStore.create(path, "example.org/log") as s:
+        s.append_batch([b"a", b"b"])
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA journal_mode=DELETE")  # as a copy made by another tool might be
+    db.close()
+    before = path.read_bytes()
+    with SqliteLogStore.open(path, readonly=True) as s:
+        assert s.size() == 2
+        with pytest.raises(StoreError, match="read-only"):
+            s.append(b"c")
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ro.db"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 from pathlib import Path
 
 import typer
@@ -37,13 +38,16 @@ def verify(
     # `is not None`: an empty --vkey (a shell variable left unset) is bad input, never a quiet
     # fall-back to the key in DIR, which whoever can write to DIR controls.
     verifier = Verifier.from_key_string(vkey) if vkey is not None else read_verifier(directory)
+    if not os.access(path, os.R_OK):
+        raise StoreError("cannot read the log file (permission denied)", field=str(path))
+    # Read-only: verifying writes nothing, works on a read-only copy, and never "repairs".
+    # Anything the store cannot read is a verification failure (exit 1), not bad input.
     try:
-        store = SqliteLogStore.open(path)
+        with SqliteLogStore.open(path, readonly=True) as store, progress() as bar:
+            task = bar.add_task("verifying", total=store.size())
+            result = audit(store, verifier, lambda done: bar.update(task, completed=done))
     except StoreError as exc:
-        raise VerificationError(str(exc), field="store") from exc
-    with store, progress() as bar:
-        task = bar.add_task("verifying", total=store.size())
-        result = audit(store, verifier, lambda done: bar.update(task, completed=done))
+        raise VerificationError(exc.reason, field="store") from exc
     root = base64.b64encode(result.root).decode()
     typer.echo(f"ok: {result.size} entries, root {root}, {result.checkpoints} checkpoints verified")
     if result.checkpoints == 0 and result.size:

@@ -156,24 +156,52 @@ def _check_checkpoints(store: LogStore, verifier: Verifier, size: int) -> int:
     return len(kept)
 
 
+def _check_census(store: LogStore, size: int) -> None:
+    """Every stored row is accounted for: no entry or subtree outside the tree of ``size``."""
+    census = store.census()
+    if census.entries != size or (census.min_entry is not None and census.min_entry < 0):
+        raise VerificationError(
+            f"the store holds {census.entries} entry rows for a log of {size} entries "
+            f"(indexes {census.min_entry} to {census.max_entry})",
+            field="entries",
+            index=size,
+        )
+    want = 2 * size - size.bit_count()
+    if census.odd_rows or census.nodes != want or (census.min_level or 0) < 0:
+        raise VerificationError(
+            f"the store holds {census.nodes + census.odd_rows} subtree hashes where a log of "
+            f"{size} entries has {want}",
+            field="nodes",
+            index=size,
+        )
+    if census.min_node_index is not None and census.min_node_index < 0:
+        raise VerificationError("a subtree hash has a negative index", field="nodes", index=0)
+
+
 def audit(store: LogStore, verifier: Verifier, progress: Progress | None = None) -> AuditResult:
-    """Verify everything stored; ``VerificationError`` names the first problem found."""
+    """Verify everything stored; ``VerificationError`` names the first problem found.
+
+    Runs in one read snapshot, so appends made meanwhile by others are neither seen nor
+    mistaken for damage.
+    """
     if store.origin != verifier.name:
         raise VerificationError(
             f"the store's origin {store.origin!r} is not the key's name {verifier.name!r}",
             field="origin",
         )
     try:
-        problems = store.structural_problems()
-        if problems:
-            raise VerificationError(f"the store file is damaged: {problems[0]}", field="store")
-        size = _check_leaves(store, progress)
-        # up to one level above the root, so no level may hold more than the entries support
-        for level in range(1, size.bit_length() + 1):
-            _check_level(store, level, size)
-        if progress is not None:
-            progress(size)
-        count = _check_checkpoints(store, verifier, size)
-        return AuditResult(size=size, root=store.root(size), checkpoints=count)
+        with store.snapshot():
+            problems = store.structural_problems()
+            if problems:
+                raise VerificationError(f"the store file is damaged: {problems[0]}", field="store")
+            size = _check_leaves(store, progress)
+            # up to one level above the root, so no level may hold more than the entries support
+            for level in range(1, size.bit_length() + 1):
+                _check_level(store, level, size)
+            _check_census(store, size)
+            if progress is not None:
+                progress(size)
+            count = _check_checkpoints(store, verifier, size)
+            return AuditResult(size=size, root=store.root(size), checkpoints=count)
     except StoreError as exc:
         raise VerificationError(f"the store cannot be read: {exc.reason}", field="store") from exc

@@ -29,9 +29,9 @@ KEY_FILE = "log.key"
 VKEY_FILE = "log.vkey"
 
 
-def _write_private(path: Path, text: str) -> None:
-    # O_EXCL: never overwrite a key; 0o600: the signing key is for the log operator only.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+def _write_new(path: Path, text: str, mode: int) -> None:
+    # O_EXCL: never overwrite a key; fsync: a key file is either whole on disk or absent.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
         f.flush()
@@ -76,18 +76,20 @@ class Log:
         if any((directory / name).exists() for name in (DB_FILE, KEY_FILE, VKEY_FILE)):
             raise StoreError(f"{directory} already holds a log", field="DIR")
         signer = Signer.generate(origin)  # validates the origin as a key name too
+        new_dir = not directory.exists()
         directory.mkdir(parents=True, exist_ok=True)
         made: list[Path] = []
         try:
             store = SqliteLogStore.create(directory / DB_FILE, origin)
             made.append(directory / DB_FILE)
             made.append(directory / KEY_FILE)
-            _write_private(directory / KEY_FILE, signer.key_string() + "\n")
+            # 0o600: the signing key is for the log's operator only.
+            _write_new(directory / KEY_FILE, signer.key_string() + "\n", 0o600)
             made.append(directory / VKEY_FILE)
-            (directory / VKEY_FILE).write_text(
-                signer.verifier().key_string() + "\n", encoding="utf-8"
-            )
+            _write_new(directory / VKEY_FILE, signer.verifier().key_string() + "\n", 0o644)
             _fsync_dir(directory)
+            if new_dir:
+                _fsync_dir(directory.parent)
         except BaseException:
             if made:
                 with contextlib.suppress(Exception):
@@ -95,6 +97,9 @@ class Log:
             for path in made:
                 for extra in ("", "-wal", "-shm"):
                     Path(str(path) + extra).unlink(missing_ok=True)
+            if new_dir:
+                with contextlib.suppress(OSError):
+                    directory.rmdir()
             raise
         log = cls(directory, store, signer.verifier())
         log._signer = signer

@@ -71,7 +71,7 @@ def range_nodes(lo: int, hi: int) -> list[NodeId]:
     edge is not), the tree hash of the range is the right fold of these subtrees' hashes.
     """
     if not 0 <= lo < hi:
-        raise ValueError(f"empty or negative range [{lo}, {hi})")
+        raise ProofError(f"empty or negative range [{lo}, {hi})", field="range")
     out: list[NodeId] = []
     while lo < hi:
         level = (hi - lo).bit_length() - 1

@@ -18,6 +18,7 @@ from safepassage.ledger.note import Verifier
 __all__ = ["HEADER", "TlogProof", "verify_tlog_proof"]
 
 HEADER = "c2sp.org/tlog-proof@v1"
+_MAX_INDEX = 2**64 - 1
 
 
 def _b64(value: str, field: str) -> bytes:
@@ -64,9 +65,15 @@ class TlogProof:
         if pos >= len(lines) or not lines[pos].startswith("index "):
             raise FormatError("missing 'index N' line", field=f"tlog-proof line {pos + 1}")
         digits = lines[pos][len("index ") :]
-        if not digits.isascii() or not digits.isdigit() or (len(digits) > 1 and digits[0] == "0"):
+        if (
+            not digits.isascii()
+            or not digits.isdigit()
+            or (len(digits) > 1 and digits[0] == "0")
+            or len(digits) > 20  # 2^64 - 1 has 20 digits: int() of more is wasted work
+            or int(digits) > _MAX_INDEX
+        ):
             raise FormatError(
-                "index must be a decimal number without leading zeros",
+                "index must be a decimal number below 2^64 without leading zeros",
                 field=f"tlog-proof line {pos + 1}",
             )
         hashes = []

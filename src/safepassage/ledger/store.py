@@ -10,6 +10,7 @@ only implements plain reads and one durable batch write. The contract suite in
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,7 +19,10 @@ from typing import Self
 from safepassage.errors import StoreError
 from safepassage.ledger import merkle
 
-__all__ = ["Frontier", "LogStore", "StoredCheckpoint"]
+__all__ = ["MAX_ENTRY_BYTES", "Census", "Frontier", "LogStore", "StoredCheckpoint"]
+
+MAX_ENTRY_BYTES = 1 << 20
+"""The largest entry a log takes: an event is a few kilobytes; a megabyte is a mistake."""
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,23 @@ class StoredCheckpoint:
 
     size: int
     note: str
+
+
+@dataclass(frozen=True)
+class Census:
+    """Counts and bounds of every stored row, whatever its index: what an audit must account for.
+
+    ``None`` bounds mean the table is empty.
+    """
+
+    entries: int
+    min_entry: int | None
+    max_entry: int | None
+    nodes: int
+    min_level: int | None
+    max_level: int | None
+    min_node_index: int | None
+    odd_rows: int  # rows whose index or level is not an integer at all
 
 
 class Frontier:
@@ -109,8 +130,15 @@ class LogStore(ABC):
         """``(index, hash)`` of every stored subtree at ``level``, in index order."""
 
     @abstractmethod
+    def census(self) -> Census:
+        """Count and bound every stored entry and subtree row (for the audit)."""
+
+    @abstractmethod
     def put_checkpoint(self, size: int, note: str) -> None:
-        """Keep a signed checkpoint note for ``size`` (idempotent for the same note)."""
+        """Keep the signed checkpoint note for ``size``, replacing the one kept for that size.
+
+        The log replaces a note only with the same checkpoint carrying more cosignatures.
+        """
 
     @abstractmethod
     def checkpoints(self) -> list[StoredCheckpoint]:
@@ -129,6 +157,10 @@ class LogStore(ABC):
     async def append_async(self, entries: Sequence[bytes]) -> int:
         """``append_batch`` for asyncio callers; backends may answer without a thread each."""
         return await asyncio.to_thread(self.append_batch, entries)
+
+    def snapshot(self) -> contextlib.AbstractContextManager[None]:
+        """Reads inside see one consistent state of the store, whatever writers do meanwhile."""
+        return contextlib.nullcontext()
 
     def structural_problems(self) -> list[str]:
         """The database's own integrity check of its files; empty when sound or not offered."""

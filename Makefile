@@ -28,8 +28,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py --out docs/benchmarks.md
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/mypy
 
 clean:

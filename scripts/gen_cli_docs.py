@@ -11,7 +11,7 @@ is rendered through ``safepassage.cli.main`` at a fixed width with colour and te
 detection off, so the output depends on the code alone.
 """
 
-# ruff: noqa: INP001 - a script run by path, not a module of a package
+
 
 from __future__ import annotations
 

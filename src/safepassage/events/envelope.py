@@ -1,0 +1,165 @@
+"""The signed event: one log entry. Pure: canonical JSON, Ed25519 signatures, ids; no I/O.
+
+An event is the RFC 8785 (JCS) canonical JSON object
+
+    {"v": 1, "operation": ..., "kind": ..., "at": ..., "actor": ..., "body": {...}, "sig": ...}
+
+where ``sig`` is the base64 Ed25519 signature, by the actor's registered key, over the canonical
+JSON of the same object without ``sig``. The bytes in the log are exactly that canonical form,
+and the event's id is the SHA-256 of those bytes, so a retried submission is the same event.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import rfc8785
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from safepassage.errors import FormatError, SignatureError
+from safepassage.events.catalogue import Body, parse_body
+
+__all__ = ["VERSION", "Event", "parse_event", "sign_event"]
+
+VERSION = 1
+_FIELDS = ("v", "operation", "kind", "at", "actor", "body", "sig")
+
+
+def _format_time(at: datetime) -> str:
+    if at.tzinfo is None:
+        raise FormatError("must carry a time zone", field="at")
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Event:
+    """A parsed, well-formed event; ``verify`` checks its signature against a key."""
+
+    operation: str
+    kind: str
+    at: datetime
+    actor: str
+    body: Body
+    signature: bytes
+    raw: bytes
+    """The canonical bytes, exactly as signed and logged."""
+
+    @property
+    def id(self) -> str:
+        """The SHA-256 of the event's bytes, in hex: the same content always has the same id."""
+        return hashlib.sha256(self.raw).hexdigest()
+
+    @property
+    def party(self) -> str:
+        """The party the actor acts for (``<party>/<name>``)."""
+        return self.actor.split("/", 1)[0]
+
+    def signed_content(self) -> bytes:
+        """The canonical bytes the signature covers (the event without ``sig``)."""
+        obj = json.loads(self.raw)
+        del obj["sig"]
+        return rfc8785.dumps(obj)
+
+    def verify(self, public_key: bytes) -> None:
+        """``SignatureError`` unless the signature is the actor's over the content."""
+        try:
+            Ed25519PublicKey.from_public_bytes(public_key).verify(
+                self.signature, self.signed_content()
+            )
+        except (InvalidSignature, ValueError) as exc:
+            raise SignatureError(
+                f"the signature is not {self.actor}'s over this event", field="sig"
+            ) from exc
+
+
+def sign_event(
+    *,
+    operation: str,
+    at: datetime,
+    actor: str,
+    body: Body,
+    key: Ed25519PrivateKey,
+) -> Event:
+    """Make the signed, canonical event for ``body`` by ``actor``."""
+    content: dict[str, Any] = {
+        "v": VERSION,
+        "operation": operation,
+        "kind": body.kind,
+        "at": _format_time(at),
+        "actor": actor,
+        "body": body.model_dump(mode="json"),
+    }
+    signature = key.sign(rfc8785.dumps(content))
+    raw = rfc8785.dumps({**content, "sig": base64.b64encode(signature).decode()})
+    return parse_event(raw)
+
+
+def _string(obj: dict[str, Any], name: str) -> str:
+    value = obj.get(name)
+    if not isinstance(value, str) or not value:
+        raise FormatError("must be a non-empty string", field=name)
+    return value
+
+
+def _parse_header(obj: dict[str, Any]) -> tuple[datetime, str, bytes]:
+    """The envelope's own fields: when, who, and the signature bytes."""
+    unknown = sorted(set(obj) - set(_FIELDS))
+    if unknown:
+        raise FormatError(f"unknown field {unknown[0]!r}", field="event")
+    if obj.get("v") != VERSION:
+        raise FormatError(f"must be {VERSION}", field="v")
+    try:
+        at = datetime.fromisoformat(_string(obj, "at"))
+    except ValueError as exc:
+        raise FormatError("must be an RFC 3339 time", field="at") from exc
+    if at.tzinfo is None:
+        raise FormatError("must carry a time zone", field="at")
+    actor = _string(obj, "actor")
+    if actor.count("/") != 1:
+        raise FormatError("must be <party>/<name>", field="actor")
+    try:
+        signature = base64.b64decode(_string(obj, "sig"), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise FormatError("is not base64", field="sig") from exc
+    if len(signature) != 64:
+        raise FormatError("must be a 64-byte Ed25519 signature", field="sig")
+    return at, actor, signature
+
+
+def parse_event(raw: bytes) -> Event:
+    """Parse one log entry; ``FormatError`` names the field that is wrong.
+
+    The bytes must be the canonical form of what they hold, so an event has one spelling and
+    one id. The signature is parsed, not checked: that needs the actor's key (``verify``).
+    """
+    try:
+        obj = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FormatError(f"is not JSON: {exc}", field="event") from exc
+    if not isinstance(obj, dict):
+        raise FormatError("must be a JSON object", field="event")
+    at, actor, signature = _parse_header(obj)
+    kind = _string(obj, "kind")
+    body = parse_body(kind, obj.get("body"))
+    try:
+        canonical = rfc8785.dumps(obj)
+    except rfc8785.CanonicalizationError as exc:
+        raise FormatError(f"cannot be canonicalised: {exc}", field="event") from exc
+    if canonical != raw:
+        raise FormatError("is not in canonical form (RFC 8785)", field="event")
+    return Event(
+        operation=_string(obj, "operation"),
+        kind=kind,
+        at=at,
+        actor=actor,
+        body=body,
+        signature=signature,
+        raw=raw,
+    )

@@ -1,0 +1,117 @@
+"""Signed events: canonical bytes, ids, signatures, and every malformed entry named."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime
+
+import pytest
+import rfc8785
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given
+from hypothesis import strategies as st
+
+from safepassage.errors import FormatError, SafepassageError, SignatureError
+from safepassage.events.catalogue import KINDS, parse_body
+from safepassage.events.envelope import parse_event, sign_event
+from tests.events.examples import EXAMPLES
+from tests.strategies import flip_bit
+
+KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+PUBLIC = KEY.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+AT = datetime(2022, 4, 30, 6, 5, tzinfo=UTC)
+
+
+def event(kind: str = "movement.acknowledged"):
+    return sign_event(
+        operation="azovstal-2022",
+        at=AT,
+        actor="russia/liaison",
+        body=parse_body(kind, EXAMPLES[kind]),
+        key=KEY,
+    )
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_every_kind_signs_parses_and_verifies(kind: str) -> None:
+    e = event(kind)
+    again = parse_event(e.raw)
+    assert again == e
+    assert again.id == e.id
+    again.verify(PUBLIC)
+    assert rfc8785.dumps(json.loads(e.raw)) == e.raw
+
+
+def test_the_id_is_the_hash_of_the_bytes_and_does_not_depend_on_who_parses() -> None:
+    import hashlib  # noqa: PLC0415
+
+    e = event()
+    assert e.id == hashlib.sha256(e.raw).hexdigest()
+    assert event().id == e.id  # Ed25519 is deterministic: the same event twice is one event
+
+
+def test_another_key_does_not_verify() -> None:
+    other = Ed25519PrivateKey.generate().public_key()
+    raw = other.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    with pytest.raises(SignatureError) as err:
+        event().verify(raw)
+    assert err.value.field == "sig"
+
+
+@given(bit=st.integers(0, 8 * 200 - 1))
+def test_every_bit_flip_is_refused_or_fails_the_signature(bit: int) -> None:
+    e = event()
+    bad = flip_bit(e.raw, bit % (8 * len(e.raw)))
+    try:
+        parsed = parse_event(bad)
+    except FormatError:
+        return
+    with pytest.raises(SafepassageError):
+        parsed.verify(PUBLIC)
+
+
+def _mutate(change: dict[str, object], drop: str | None = None) -> bytes:
+    obj = json.loads(event().raw)
+    obj.update(change)
+    if drop:
+        del obj[drop]
+    return rfc8785.dumps(obj)
+
+
+@pytest.mark.parametrize(
+    ("raw", "field", "reason"),
+    [
+        (b"not json", "event", "not JSON"),
+        (b"[1,2]", "event", "JSON object"),
+        (_mutate({"extra": 1}), "event", "unknown field"),
+        (_mutate({"v": 2}), "v", "must be 1"),
+        (_mutate({}, drop="at"), "at", "non-empty string"),
+        (_mutate({"at": "yesterday"}), "at", "RFC 3339"),
+        (_mutate({"at": "2022-04-30T06:05:00"}), "at", "time zone"),
+        (_mutate({"actor": "russia"}), "actor", "<party>/<name>"),
+        (_mutate({"sig": "!!"}), "sig", "base64"),
+        (_mutate({"sig": base64.b64encode(b"short").decode()}), "sig", "64-byte"),
+        (_mutate({"kind": "person.teleported"}), "kind", "unknown event kind"),
+        (_mutate({"body": {"movement": "Convoy 1"}}), "body.movement", "pattern"),
+        (json.dumps(json.loads(event().raw), indent=1).encode(), "event", "canonical"),
+    ],
+)
+def test_malformed_events_name_the_field(raw: bytes, field: str, reason: str) -> None:
+    with pytest.raises(FormatError) as err:
+        parse_event(raw)
+    assert err.value.field == field
+    assert reason in err.value.reason
+
+
+def test_a_naive_time_cannot_be_signed() -> None:
+    with pytest.raises(FormatError) as err:
+        sign_event(
+            operation="o",
+            at=datetime(2022, 4, 30),  # noqa: DTZ001 - the mistake under test
+            actor="a/b",
+            body=parse_body("movement.departed", EXAMPLES["movement.departed"]),
+            key=KEY,
+        )
+    assert err.value.field == "at"

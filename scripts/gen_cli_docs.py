@@ -11,8 +11,6 @@ is rendered through ``safepassage.cli.main`` at a fixed width with colour and te
 detection off, so the output depends on the code alone.
 """
 
-
-
 from __future__ import annotations
 
 import argparse

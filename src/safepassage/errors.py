@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = [
     "FormatError",
     "ProofError",
+    "RuleError",
     "SafepassageError",
     "SignatureError",
     "StoreError",
@@ -51,3 +52,8 @@ class VerificationError(SafepassageError):
     def __init__(self, reason: str, *, field: str | None = None, index: int | None = None) -> None:
         self.index = index
         super().__init__(reason, field=field)
+
+
+class RuleError(SafepassageError):
+    """A command that would break a rule of the operation (unknown site, a full vehicle, an
+    actor acting for another party...). Nothing is written when it is raised."""

@@ -82,12 +82,19 @@ class Movement:
     departed_at: datetime | None = None
     departure_event: str | None = None
     responses: list[Response] = field(default_factory=list)
+    responses_before_departure: int = 0
+    """How many of ``responses`` were recorded before the movement departed."""
     passages: list[Passage] = field(default_factory=list)
     attestations: list[Attestation] = field(default_factory=list)
 
-    def latest_responses(self) -> dict[str, Response]:
-        """Each party's latest word on this notification."""
-        return {r.party: r for r in self.responses}
+    def latest_responses(self, *, before_departure: bool = False) -> dict[str, Response]:
+        """Each party's latest word on this notification (optionally: as it stood at departure)."""
+        said = (
+            self.responses[: self.responses_before_departure]
+            if before_departure
+            else self.responses
+        )
+        return {r.party: r for r in said}
 
 
 @dataclass
@@ -207,6 +214,7 @@ class OperationState:
             case c.MovementDeparted():
                 m = self.movements[b.movement]
                 m.status, m.departed_at, m.departure_event = "departed", event.at, eid
+                m.responses_before_departure = len(m.responses)
             case c.CheckpointPassed():
                 self.movements[b.movement].passages.append(
                     Passage(b.vehicle, b.site, b.headcount, event.at, eid)

@@ -1,0 +1,242 @@
+"""The operation's report: every figure computed from the folded events. Pure: no I/O.
+
+``build_report(state, checkpoint)`` is a pure function of the events up to the checkpoint, so
+anyone who holds the log can recompute it and get the same bytes. The JSON Schema of the report
+(``docs/report.schema.json``) is generated from the models here.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from safepassage.operation.reconcile import reconcile, unaccounted
+from safepassage.operation.state import OperationState
+
+__all__ = [
+    "AlertOut",
+    "CheckpointOut",
+    "Figures",
+    "NotificationOut",
+    "OperationOut",
+    "Report",
+    "ResponseOut",
+    "build_report",
+    "to_markdown",
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+
+class OperationOut(_Model):
+    id: str
+    name: str
+
+
+class CheckpointOut(_Model):
+    origin: str
+    size: int
+    """How many log entries the figures are computed from."""
+    root: str
+    """The Merkle tree root at that size, base64."""
+    cosigners: list[str]
+    """Parties whose cosignature on this checkpoint verified."""
+
+
+class Figures(_Model):
+    registered: int
+    boarded: int
+    arrived: dict[str, int]
+    """Reception site name -> people recorded arriving there."""
+    left_convoy: dict[str, int]
+    """Site name -> people recorded leaving the convoy there."""
+    in_transit: int
+    """Boarded, not yet off the convoy, and their vehicle has not reached its route's end."""
+    unaccounted: int
+    """Boarded, never recorded off the convoy, though their vehicle reached the end."""
+    destination_changes: int
+    vehicles_registered: int
+    seats_registered: int
+    vehicles_dispatched: int
+    """Vehicles of movements that departed."""
+    seats_dispatched: int
+    seats_used: int
+    """People who boarded a movement that departed."""
+    incidents: dict[str, int]
+
+
+class ResponseOut(_Model):
+    party: str
+    response: Literal["acknowledged", "objected"]
+    at: str
+    reason: str | None = None
+
+
+class NotificationOut(_Model):
+    movement: str
+    route: str
+    notified_at: str
+    departs_at: str
+    vehicles: list[str]
+    status: str
+    responses: list[ResponseOut]
+    """Every party's acknowledgement or objection, in the order recorded."""
+    awaiting: list[str]
+    """Parties to the conflict that have not acknowledged."""
+
+
+class AlertOut(_Model):
+    kind: str
+    message: str
+    events: list[str]
+
+
+class Report(_Model):
+    operation: OperationOut
+    checkpoint: CheckpointOut | None
+    figures: Figures
+    notifications: list[NotificationOut]
+    alerts: list[AlertOut]
+
+
+def _time(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def _figures(state: OperationState) -> Figures:
+    persons = list(state.persons.values())
+    boarded = [p for p in persons if p.boarded_event is not None]
+    lost = {p.ref for p, _ in unaccounted(state)}
+    departed = [m for m in state.movements.values() if m.status == "departed"]
+    dispatched = sorted({v for m in departed for v in m.vehicles})
+    departed_ids = {m.id for m in departed}
+
+    def by_site(status: str) -> dict[str, int]:
+        counts = Counter(
+            state.sites[p.end_site].name for p in persons if p.status == status and p.end_site
+        )
+        return dict(sorted(counts.items()))
+
+    return Figures(
+        registered=len(persons),
+        boarded=len(boarded),
+        arrived=by_site("arrived"),
+        left_convoy=by_site("left-convoy"),
+        in_transit=sum(1 for p in persons if p.status == "boarded" and p.ref not in lost),
+        unaccounted=len(lost),
+        destination_changes=sum(len(p.destination_events) for p in persons),
+        vehicles_registered=len(state.vehicles),
+        seats_registered=sum(v.seats for v in state.vehicles.values()),
+        vehicles_dispatched=len(dispatched),
+        seats_dispatched=sum(state.vehicles[v].seats for v in dispatched),
+        seats_used=sum(1 for p in boarded if p.movement in departed_ids),
+        incidents=dict(
+            sorted(Counter(b.incident_kind for b, _, _ in state.incidents.values()).items())
+        ),
+    )
+
+
+def _notifications(state: OperationState) -> list[NotificationOut]:
+    parties = state.parties_to_conflict()
+    out = []
+    for m in state.movements.values():
+        said = m.latest_responses()
+        out.append(
+            NotificationOut(
+                movement=m.id,
+                route=m.route,
+                notified_at=_time(m.notified_at),
+                departs_at=_time(m.departs_at),
+                vehicles=list(m.vehicles),
+                status=m.status,
+                responses=[
+                    ResponseOut(party=r.party, response=r.kind, at=_time(r.at), reason=r.reason)
+                    for r in m.responses
+                ],
+                awaiting=[p for p in parties if p not in said or said[p].kind != "acknowledged"],
+            )
+        )
+    return out
+
+
+def build_report(state: OperationState, checkpoint: CheckpointOut | None) -> Report:
+    """The report of the operation as the events folded into ``state`` establish it."""
+    return Report(
+        operation=OperationOut(id=state.operation or "", name=state.name or ""),
+        checkpoint=checkpoint,
+        figures=_figures(state),
+        notifications=_notifications(state),
+        alerts=[
+            AlertOut(kind=a.kind, message=a.message, events=list(a.events))
+            for a in reconcile(state)
+        ],
+    )
+
+
+def _counts(mapping: dict[str, int]) -> str:
+    return ", ".join(f"{n} at {name}" for name, n in mapping.items()) or "none"
+
+
+def to_markdown(report: Report) -> str:
+    """The same report for people: every figure, every acknowledgement, every alert."""
+    f = report.figures
+    lines = [f"# {report.operation.name}", "", f"Operation `{report.operation.id}`."]
+    if report.checkpoint is not None:
+        cp = report.checkpoint
+        lines += [
+            "",
+            (
+                f"Computed from the first {cp.size} entries of log `{cp.origin}`, "
+                f"root `{cp.root}`, cosigned by {', '.join(cp.cosigners) or 'no party yet'}."
+            ),
+        ]
+    lines += [
+        "",
+        "## Figures",
+        "",
+        "| figure | value |",
+        "|---|---|",
+        f"| registered | {f.registered} |",
+        f"| boarded | {f.boarded} |",
+        f"| arrived | {_counts(f.arrived)} |",
+        f"| left the convoy (by their recorded choice) | {_counts(f.left_convoy)} |",
+        f"| in transit | {f.in_transit} |",
+        f"| unaccounted | {f.unaccounted} |",
+        f"| destination changes | {f.destination_changes} |",
+        f"| vehicles registered / dispatched | {f.vehicles_registered} / {f.vehicles_dispatched} |",
+        (
+            "| seats registered / dispatched / used | "
+            f"{f.seats_registered} / {f.seats_dispatched} / {f.seats_used} |"
+        ),
+        f"| incidents | {_counts(f.incidents).replace(' at ', ' ')} |",
+        "",
+        "## Notifications",
+    ]
+    for n in report.notifications:
+        lines += [
+            "",
+            (
+                f"Movement `{n.movement}` on route `{n.route}`, notified {n.notified_at}, "
+                f"departing {n.departs_at} ({n.status}):"
+            ),
+            "",
+        ]
+        lines += [
+            f"- {r.party} {r.response} at {r.at}" + (f": {r.reason}" if r.reason else "")
+            for r in n.responses
+        ] or ["- no party has answered yet"]
+        if n.awaiting:
+            lines.append(f"- awaiting: {', '.join(n.awaiting)}")
+    lines += ["", "## Alerts", ""]
+    lines += [
+        f"- **{a.kind}**: {a.message} (events {', '.join(e[:12] for e in a.events[:3])}"
+        + (f" and {len(a.events) - 3} more" if len(a.events) > 3 else "")
+        + ")"
+        for a in report.alerts
+    ] or ["None: every recorded fact agrees with the others."]
+    return "\n".join(lines) + "\n"

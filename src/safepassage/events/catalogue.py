@@ -110,6 +110,10 @@ class Policy(BaseModel):
 # --- the operation and who takes part ---------------------------------------------------------
 
 
+WitnessKey = Annotated[str, StringConstraints(min_length=1, max_length=300, strict=True)]
+"""A C2SP verifier key string of type 0x04 (tlog-cosignature): ``<name>+<key id>+<key>``."""
+
+
 class OperationOpened(Body):
     kind = "operation.opened"
     summary = "The coordinator opens the operation and names its own first key."
@@ -119,6 +123,8 @@ class OperationOpened(Body):
     coordinator_name: Name
     key: ActorKey
     policy: Policy = Policy()
+    witness: WitnessKey | None = None
+    """The coordinator's witness key: its cosignatures of log checkpoints count for it."""
 
 
 class OperationClosed(Body):
@@ -134,6 +140,8 @@ class PartyJoined(Body):
     name: Name
     role: Role
     key: ActorKey
+    witness: WitnessKey | None = None
+    """The party's witness key: its cosignatures of log checkpoints count for it."""
 
 
 class ActorKeyRegistered(Body):

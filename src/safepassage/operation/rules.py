@@ -15,9 +15,10 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 
-from safepassage.errors import RuleError, SignatureError
+from safepassage.errors import FormatError, RuleError, SignatureError
 from safepassage.events import catalogue as c
 from safepassage.events.envelope import Event
+from safepassage.ledger.note import KEY_TYPE_COSIGNATURE_V1, Verifier
 from safepassage.operation.state import OperationState
 
 __all__ = ["ALLOWED_ROLES", "check"]
@@ -148,6 +149,7 @@ def _party_joined(state: OperationState, b: c.PartyJoined, e: Event) -> None:
         f"party {b.party!r} has already joined",
     )
     _need(b.role != "coordinator", "body.role", "the operation has one coordinator")
+    _witness(b.witness)
     _need(b.key.actor.split("/")[0] == b.party, "body.key.actor", "must be <party>/<name>")
 
 
@@ -330,12 +332,30 @@ def _incident(state: OperationState, b: c.IncidentReported, e: Event) -> None:
         _need(b.movement in state.movements, "body.movement", f"unknown movement {b.movement!r}")
 
 
+def _witness(key: str | None) -> None:
+    if key is None:
+        return
+    try:
+        verifier = Verifier.from_key_string(key)
+    except FormatError as exc:
+        raise RuleError(exc.reason, field="body.witness") from exc
+    _need(
+        verifier.key_type == KEY_TYPE_COSIGNATURE_V1,
+        "body.witness",
+        "must be a cosignature key (type 0x04, C2SP tlog-cosignature)",
+    )
+
+
+def _opened(state: OperationState, b: c.OperationOpened, e: Event) -> None:
+    _witness(b.witness)
+
+
 def _nothing(state: OperationState, b: c.Body, e: Event) -> None:
     """Kinds whose only rule is who may record them."""
 
 
 _CHECKS: dict[type[c.Body], Callable[[OperationState, c.Body, Event], None]] = {
-    c.OperationOpened: _nothing,
+    c.OperationOpened: _opened,  # type: ignore[dict-item]
     c.OperationClosed: _nothing,
     c.PartyJoined: _party_joined,  # type: ignore[dict-item]
     c.ActorKeyRegistered: _key_registered,  # type: ignore[dict-item]

@@ -139,6 +139,8 @@ class OperationState:
     persons: dict[str, Person] = field(default_factory=dict)
     incidents: dict[str, tuple[c.IncidentReported, str, str]] = field(default_factory=dict)
     """Incident id -> (body, reporting party, event id)."""
+    witnesses: dict[str, str] = field(default_factory=dict)
+    """Party -> its witness verifier key string (C2SP type 0x04)."""
     cosignatures: dict[str, c.CheckpointCosigned] = field(default_factory=dict)
     """Party -> its latest recorded cosignature of a log checkpoint."""
 
@@ -165,11 +167,15 @@ class OperationState:
                 self.operation, self.name, self.coordinator = b.operation, b.name, b.coordinator
                 self.policy = b.policy
                 self._add_key(b.key)
+                if b.witness is not None:
+                    self.witnesses[b.coordinator] = b.witness
             case c.OperationClosed():
                 self.closed = True
             case c.PartyJoined():
                 self.parties[b.party] = b
                 self._add_key(b.key)
+                if b.witness is not None:
+                    self.witnesses[b.party] = b.witness
             case c.ActorKeyRegistered():
                 self._add_key(b.key)
             case c.ActorKeyRevoked():

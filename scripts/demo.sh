@@ -1,62 +1,58 @@
 #!/usr/bin/env bash
-# The log at work: create, append, checkpoint, prove, verify, then catch a tampered entry.
+# The Azovstal demo: an operation recorded event by event through the application layer,
+# cosigned by all four parties, its report computed from the log; then the same operation with
+# a headcount that disagrees; then proof that a tampered event is caught.
 # Usage: scripts/demo.sh [DIR]   (make demo runs it with the project's virtualenv on PATH)
 set -euo pipefail
 
 out=${1:-demo-out}
 rm -rf "$out"
-mkdir -p "$out/entries"
-log="$out/log"
+mkdir -p "$out"
+op="$out/azovstal"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*" >&2; "$@"; }
 
-step "1. Create an operation log and its signing key"
-run safepassage log init "$log" --origin demo.safepassage.example/azovstal-2022
+step "1. Record the operation (parties, sites, route, pause, 74 vehicles, a convoy, 101 people) and print its report"
+run safepassage demo "$op"
 
-step "2. Append eight entries (one file each; each index is printed once it is on disk)"
-i=0
-for e in \
-  '{"kind":"operation.opened","name":"Azovstal safe passage (demo)"}' \
-  '{"kind":"party.joined","party":"un-ocha","role":"coordinator"}' \
-  '{"kind":"party.joined","party":"icrc","role":"facilitator"}' \
-  '{"kind":"party.joined","party":"ukraine","role":"party"}' \
-  '{"kind":"party.joined","party":"russia","role":"party"}' \
-  '{"kind":"site.declared","site":"azovstal","role":"pickup"}' \
-  '{"kind":"site.declared","site":"zaporizhzhia","role":"reception"}' \
-  '{"kind":"movement.notified","movement":"convoy-1"}'; do
-  printf '%s' "$e" > "$out/entries/$i.json"
-  i=$((i + 1))
-done
-run safepassage log append "$log" "$out"/entries/{0..7}.json
+step "2. Anyone with the log's verifier key recomputes every hash and checks every checkpoint"
+vkey=$(safepassage log vkey "$op/log")
+run safepassage verify "$op" --vkey "$vkey"
 
-step "3. The signed checkpoint (C2SP tlog-checkpoint) every party can cosign"
-run safepassage log checkpoint "$log" | tee "$out/checkpoint-8.txt"
-
-step "4. More entries arrive; a new checkpoint"
-printf '%s' '{"kind":"movement.acknowledged","movement":"convoy-1","party":"ukraine"}' > "$out/entries/8.json"
-printf '%s' '{"kind":"movement.acknowledged","movement":"convoy-1","party":"russia"}' > "$out/entries/9.json"
-run safepassage log append "$log" "$out/entries/8.json" "$out/entries/9.json"
-run safepassage log checkpoint "$log"
-
-step "5. Prove entry 3 is in the log (C2SP tlog-proof), against the first checkpoint"
-run safepassage log prove "$log" 3 --size 8 | tee "$out/entry-3.tlog-proof"
-
-step "6. Anyone holding the verifier key checks that proof offline"
-vkey=$(safepassage log vkey "$log")
-run safepassage log verify-proof "$out/entry-3.tlog-proof" "$out/entries/3.json" --vkey "$vkey"
-
-step "7. Verify the whole log: every hash recomputed, every checkpoint checked"
-run safepassage verify "$log" --vkey "$vkey"
-
-step "8. Someone edits entry 3 in the database file (ukraine -> ukrainE)"
-python3 - "$log/log.db" <<'PY'
+step "3. A person's registration, proven in the log (C2SP tlog-proof) and checked offline"
+index=$(python3 - "$op/log/log.db" <<'PY'
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
-db.execute("UPDATE entries SET data = replace(data, 'ukraine', 'ukrainE') WHERE idx = 3")
+for idx, data in db.execute("SELECT idx, data FROM entries ORDER BY idx"):
+    if b'"kind":"person.registered"' in data:
+        print(idx)
+        break
+PY
+)
+python3 - "$op/log/log.db" "$index" "$out/registration.json" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+data = db.execute("SELECT data FROM entries WHERE idx = ?", (int(sys.argv[2]),)).fetchone()[0]
+open(sys.argv[3], "wb").write(data)
+PY
+run safepassage log prove "$op/log" "$index" > "$out/registration.tlog-proof"
+run safepassage log verify-proof "$out/registration.tlog-proof" "$out/registration.json" --vkey "$vkey"
+
+step "4. The same operation, but the headcount attested at Manhush disagrees with the manifest"
+run safepassage demo "$out/azovstal-discrepancy" --with-discrepancy | sed -n '/^## Alerts/,$p'
+
+step "5. Someone edits one event in a copy of the database file (the first registration's registrar)"
+cp -r "$op" "$out/azovstal-tampered"
+python3 - "$out/azovstal-tampered/log/log.db" "$index" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+idx = int(sys.argv[2])
+data = db.execute("SELECT data FROM entries WHERE idx = ?", (idx,)).fetchone()[0]
+db.execute("UPDATE entries SET data = ? WHERE idx = ?", (data.replace(b"icrc", b"icrx", 1), idx))
 db.commit()
 PY
 set +e
-run safepassage verify "$log" --vkey "$vkey"
+run safepassage verify "$out/azovstal-tampered" --vkey "$vkey"
 code=$?
 set -e
 if [ "$code" -ne 1 ]; then
@@ -64,4 +60,4 @@ if [ "$code" -ne 1 ]; then
   exit 1
 fi
 printf '\nverify exited with %s and named the altered entry: the tampering is caught.\n' "$code"
-printf 'Everything this demo made is in %s/\n' "$out"
+printf 'The demo operation is in %s (left open; its keys, demo-only, in %s/keys).\n' "$op" "$op"

@@ -144,6 +144,8 @@ class Operation:
         signer = self.keys.witness(party)
         if signer.verifier().key_string() != self.state.witnesses[party]:
             raise RuleError("the key held for this witness is not the one on record", field="party")
+        if party in self.cosigners(note):
+            return note  # already cosigned at this size: nothing to add
         cosigned = cosign_note(note, signer, timestamp)
         self.log.store.put_checkpoint(checkpoint.size, cosigned)
         witness.save(checkpoint)

@@ -12,6 +12,7 @@ import typer
 
 from safepassage import __version__
 from safepassage.cli import log as log_commands
+from safepassage.cli import operation as operation_commands
 from safepassage.cli import verify as verify_command
 from safepassage.cli._output import fail
 from safepassage.errors import SafepassageError, VerificationError
@@ -27,6 +28,9 @@ app = typer.Typer(
 )
 app.add_typer(log_commands.app, name="log")
 app.command("verify")(verify_command.verify)
+app.command("report")(operation_commands.report)
+app.add_typer(operation_commands.checkpoint_app, name="checkpoint")
+app.command("demo")(operation_commands.demo)
 
 
 def _version(value: bool) -> None:

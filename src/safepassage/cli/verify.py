@@ -20,7 +20,10 @@ __all__ = ["verify"]
 
 def verify(
     directory: Path = typer.Argument(
-        ..., metavar="DIR", help="The log's directory.", show_default=False
+        ...,
+        metavar="DIR",
+        help="A log's folder, or an operation's (its log is in DIR/log).",
+        show_default=False,
     ),
     vkey: str | None = typer.Option(
         None,
@@ -32,7 +35,10 @@ def verify(
 
     Exit 0 when everything verifies, 1 when it does not, 2 for bad usage or input.
     """
-    path = Path(directory) / DB_FILE
+    directory = Path(directory)
+    if not (directory / DB_FILE).exists() and (directory / "log" / DB_FILE).exists():
+        directory = directory / "log"  # an operation's folder: its log is in DIR/log
+    path = directory / DB_FILE
     if not path.is_file():  # before the key: a missing log is the first thing to say
         raise StoreError(f"no log here (missing {DB_FILE})", field=str(directory))
     # `is not None`: an empty --vkey (a shell variable left unset) is bad input, never a quiet

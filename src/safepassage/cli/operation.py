@@ -1,0 +1,81 @@
+"""``safepassage report``, ``safepassage checkpoint cosign`` and ``safepassage demo``."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+
+from safepassage.app.operation import Operation
+from safepassage.cli._output import progress
+from safepassage.operation.report import to_markdown
+
+__all__ = ["checkpoint_app", "demo", "report"]
+
+DirArg = typer.Argument(..., metavar="DIR", help="The operation's folder.", show_default=False)
+
+
+class Format(StrEnum):
+    json = "json"
+    md = "md"
+
+
+def report(
+    directory: Path = DirArg,
+    at: int | None = typer.Option(
+        None, "--at", min=0, help="Compute from the first SIZE log entries (default: all)."
+    ),
+    fmt: Format = typer.Option(
+        Format.md, "--format", help="json (see docs/report.schema.json) or md."
+    ),
+) -> None:
+    """Print the operation's report: every figure computed from the log up to a checkpoint."""
+    with Operation.open(directory) as op:
+        out = op.report(at)
+    if fmt is Format.json:
+        typer.echo(out.model_dump_json(indent=2))
+    else:
+        typer.echo(to_markdown(out), nl=False)
+
+
+checkpoint_app = typer.Typer(help="Checkpoints of the operation's log.", no_args_is_help=True)
+
+
+@checkpoint_app.command("cosign")
+def cosign(
+    directory: Path = DirArg,
+    party: str = typer.Option(..., "--party", help="The party whose witness cosigns."),
+) -> None:
+    """The party's witness cosigns the current checkpoint, after checking it extends the last
+    one it cosigned; a checkpoint that would fork or shrink history is refused."""
+    with Operation.open(directory) as op:
+        typer.echo(op.cosign(party), nl=False)
+
+
+def demo(
+    directory: Path = DirArg,
+    with_discrepancy: bool = typer.Option(
+        False,  # noqa: FBT003 - Typer takes the default positionally
+        "--with-discrepancy",
+        help="Record a headcount at Manhush that disagrees with the manifest.",
+    ),
+    fmt: Format = typer.Option(Format.md, "--format", help="How to print the report."),
+) -> None:
+    """Build the Azovstal demo operation in DIR through the application layer, cosign its
+    checkpoint by every party, and print the report. Its keys are in DIR/keys (demo only)."""
+    from safepassage.app.demo import run_demo  # noqa: PLC0415 - the scenario loads on demand
+
+    with progress() as bar:
+        task = bar.add_task("recording the operation", total=None)
+        op = run_demo(
+            directory,
+            discrepancy=with_discrepancy,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    with op:
+        out = op.report()
+    if fmt is Format.json:
+        typer.echo(out.model_dump_json(indent=2))
+    else:
+        typer.echo(to_markdown(out), nl=False)

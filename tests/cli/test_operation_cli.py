@@ -1,0 +1,87 @@
+"""``safepassage demo``, ``report`` and ``checkpoint cosign`` through the CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from safepassage.cli import main
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("cli") / "azovstal"
+    assert main(["demo", str(directory), "--format", "json"]) == 0
+    return directory
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_report_json_follows_the_schema_fields(
+    demo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "report", str(demo), "--format", "json")
+    assert code == 0
+    report = json.loads(out)
+    assert set(report) == {"operation", "checkpoint", "figures", "notifications", "alerts"}
+    assert report["figures"]["boarded"] == 101
+    assert report["checkpoint"]["size"] == 460
+
+
+def test_report_at_an_earlier_size_is_the_operation_as_it_was(
+    demo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "report", str(demo), "--at", "20", "--format", "json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["checkpoint"]["size"] == 20
+    assert report["figures"]["registered"] == 0
+
+
+def test_report_markdown_names_every_figure(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "report", str(demo))
+    assert code == 0
+    for needle in ("| boarded | 101 |", "| unaccounted | 0 |", "russia acknowledged at"):
+        assert needle in out
+
+
+def test_report_beyond_the_log_is_bad_input(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "report", str(demo), "--at", "100000")
+    assert code == 2
+    assert err.strip().splitlines() == ["error: --at: must be between 0 and the log size 460"]
+
+
+def test_cosigning_again_at_the_same_size_adds_nothing(
+    demo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    copy = tmp_path / "op"
+    shutil.copytree(demo, copy)
+    code, first, _ = run(capsys, "checkpoint", "cosign", str(copy), "--party", "ukraine")
+    assert code == 0
+    assert first.count("— ukraine.witness") == 1
+    code, again, _ = run(capsys, "checkpoint", "cosign", str(copy), "--party", "ukraine")
+    assert (code, again) == (0, first)
+
+
+def test_cosigning_for_an_unknown_party_is_bad_input(
+    demo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    copy = tmp_path / "op"
+    shutil.copytree(demo, copy)
+    code, _, err = run(capsys, "checkpoint", "cosign", str(copy), "--party", "nobody")
+    assert code == 2
+    assert err.strip().splitlines() == ["error: party: party 'nobody' has no witness key on record"]
+
+
+def test_demo_refuses_a_folder_in_use(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "demo", str(demo))
+    assert code == 2
+    assert "DIR: already exists and is not empty" in err

@@ -14,6 +14,7 @@ from safepassage.ledger.audit import audit
 from safepassage.ledger.log import DB_FILE, read_verifier
 from safepassage.ledger.note import Verifier
 from safepassage.ledger.sqlite import SqliteLogStore
+from safepassage.operation.replay import replay_checked
 
 __all__ = ["verify"]
 
@@ -36,7 +37,8 @@ def verify(
     Exit 0 when everything verifies, 1 when it does not, 2 for bad usage or input.
     """
     directory = Path(directory)
-    if not (directory / DB_FILE).exists() and (directory / "log" / DB_FILE).exists():
+    operation = not (directory / DB_FILE).exists() and (directory / "log" / DB_FILE).exists()
+    if operation:
         directory = directory / "log"  # an operation's folder: its log is in DIR/log
     path = directory / DB_FILE
     if not path.is_file():  # before the key: a missing log is the first thing to say
@@ -52,10 +54,20 @@ def verify(
         with SqliteLogStore.open(path, readonly=True) as store, progress() as bar:
             task = bar.add_task("verifying", total=store.size())
             result = audit(store, verifier, lambda done: bar.update(task, completed=done))
+            if operation:
+                # The bytes are the ones signed into the log; now check that each was a valid
+                # event when recorded: its actor's registered key, its role, every rule.
+                with store.snapshot():
+                    replay_checked(store.iter_entries(0, result.size))
     except StoreError as exc:
         raise VerificationError(exc.reason, field="store") from exc
     root = base64.b64encode(result.root).decode()
     typer.echo(f"ok: {result.size} entries, root {root}, {result.checkpoints} checkpoints verified")
+    if operation:
+        typer.echo(
+            f"ok: {result.size} events re-checked: each signed by its actor's registered key, "
+            "none breaking a rule of the operation"
+        )
     if result.checkpoints == 0 and result.size:
         # Without a signed checkpoint nothing here was checked against the key: say so.
         err.print(

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from _generated import write_or_check
+
 from safepassage.events.catalogue import KINDS
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "events.md"
@@ -68,15 +70,7 @@ def render() -> str:
 
 
 def main() -> int:
-    text = render()
-    if "--check" in sys.argv:
-        if OUT.read_text(encoding="utf-8") != text:
-            print("docs/events.md is stale: run python scripts/gen_event_docs.py")
-            return 1
-        return 0
-    OUT.write_text(text, encoding="utf-8")
-    print(f"wrote {OUT}")
-    return 0
+    return write_or_check(OUT, render(), "gen_event_docs.py")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ import json
 import sys
 from pathlib import Path
 
+from _generated import write_or_check
+
 from safepassage.operation.report import Report
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "report.schema.json"
@@ -24,15 +26,7 @@ def render() -> str:
 
 
 def main() -> int:
-    text = render()
-    if "--check" in sys.argv:
-        if OUT.read_text(encoding="utf-8") != text:
-            print("docs/report.schema.json is stale: run python scripts/gen_report_schema.py")
-            return 1
-        return 0
-    OUT.write_text(text, encoding="utf-8")
-    print(f"wrote {OUT}")
-    return 0
+    return write_or_check(OUT, render(), "gen_report_schema.py")
 
 
 if __name__ == "__main__":

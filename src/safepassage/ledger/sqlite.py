@@ -226,7 +226,7 @@ class SqliteLogStore(LogStore):
             chunk = ids[start : start + _NODES_PER_QUERY]
             where = " OR ".join(["(level = ? AND idx = ?)"] * len(chunk))
             args = [v for node in chunk for v in node]
-            sql = f"SELECT level, idx, CAST(hash AS BLOB) FROM nodes WHERE {where}"  # noqa: S608 - only placeholders are interpolated
+            sql = f"SELECT level, idx, CAST(hash AS BLOB) FROM nodes WHERE {where}"  # noqa: S608 - only "?" parameters are interpolated
             for level, idx, h in conn.execute(sql, args):
                 got[(int(level), int(idx))] = bytes(h)
         for level, idx in ids:

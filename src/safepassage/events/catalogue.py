@@ -31,6 +31,7 @@ from safepassage.errors import FormatError
 __all__ = [
     "KINDS",
     "Body",
+    "ends_after_starts",
     "parse_body",
 ]
 
@@ -59,6 +60,15 @@ def _aware(value: datetime) -> datetime:
 
 
 Instant = Annotated[datetime, AfterValidator(_aware)]
+
+
+def ends_after_starts(ends: datetime, info: ValidationInfo) -> datetime:
+    """A time window's ``ends`` validator: it must come after its ``starts``."""
+    starts = info.data.get("starts")
+    if starts is not None and ends <= starts:
+        raise ValueError("must be after starts")
+    return ends
+
 
 Role = Literal["coordinator", "facilitator", "party-to-conflict", "observer"]
 SiteKind = Literal["pickup", "checkpoint", "reception"]
@@ -196,13 +206,7 @@ class PauseAgreed(Body):
     starts: Instant
     ends: Instant
 
-    @field_validator("ends")
-    @classmethod
-    def _ends_after_start(cls, ends: datetime, info: ValidationInfo) -> datetime:
-        starts = info.data.get("starts")
-        if starts is not None and ends <= starts:
-            raise ValueError("must be after starts")
-        return ends
+    _ends_after_starts = field_validator("ends")(ends_after_starts)
 
 
 class VehicleRegistered(Body):

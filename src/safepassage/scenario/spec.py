@@ -55,7 +55,7 @@ count): the first vehicle of the convoy with people on board is attested ``diffe
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, TypeVar
 
 from pydantic import (
@@ -64,7 +64,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationInfo,
     field_validator,
 )
 
@@ -83,6 +82,7 @@ from safepassage.events.catalogue import (
     Slug,
     Text,
     VehicleKind,
+    ends_after_starts,
 )
 
 __all__ = [
@@ -155,13 +155,7 @@ class PauseSpec(_Model):
     starts: AwareDatetime
     ends: AwareDatetime
 
-    @field_validator("ends")
-    @classmethod
-    def _ends_after_start(cls, ends: datetime, info: ValidationInfo) -> datetime:
-        starts = info.data.get("starts")
-        if starts is not None and ends <= starts:
-            raise ValueError("must be after starts")
-        return ends
+    _ends_after_starts = field_validator("ends")(ends_after_starts)
 
 
 class FleetSpec(_Model):

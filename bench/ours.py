@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from peer_pymerkle import make_entry
+from peer_pymerkle import make_entry, timed_appenders
 from safepassage.ledger import merkle
 from safepassage.ledger.audit import audit
 from safepassage.ledger.log import DB_FILE, Log
@@ -85,29 +84,8 @@ def concurrent_appends(workdir: Path, n_threads: int, per_thread: int) -> Append
     join, as in the peer's ``concurrent_appends``.
     """
     store = _fresh_store(workdir, "concurrent.db")
-    barrier = threading.Barrier(n_threads + 1)
-    errors: list[BaseException] = []
-
-    def worker(t: int) -> None:
-        entries = [make_entry(t * per_thread + i) for i in range(per_thread)]
-        barrier.wait()
-        try:
-            for data in entries:
-                store.append(data)
-        except BaseException as exc:  # noqa: BLE001 - re-raised below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=worker, args=(t,)) for t in range(n_threads)]
     try:
-        for th in threads:
-            th.start()
-        barrier.wait()
-        start = time.perf_counter()
-        for th in threads:
-            th.join()
-        elapsed = time.perf_counter() - start
-        if errors:
-            raise errors[0]
+        elapsed = timed_appenders(n_threads, per_thread, store.append)
         total = n_threads * per_thread
         if store.size() != total:
             raise RuntimeError("concurrent appends lost entries")

@@ -45,6 +45,7 @@ import math
 import random
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,37 @@ def _require() -> None:
 def make_entry(i: int) -> bytes:
     """The i-th (0-based) benchmark entry: ``b"entry %08d"`` padded with dots to 64 bytes."""
     return (b"entry %08d" % i).ljust(PAYLOAD_SIZE, b".")
+
+
+def timed_appenders(n_threads: int, per_thread: int, append: Callable[[bytes], object]) -> float:
+    """Seconds for ``n_threads`` threads to each ``append`` ``per_thread`` entries.
+
+    Entries are made before the clock starts; timing runs from a barrier release to the last
+    join. Shared by our measurements and the peer's, so both are timed the same way.
+    """
+    barrier = threading.Barrier(n_threads + 1)
+    errors: list[BaseException] = []
+
+    def worker(t: int) -> None:
+        entries = [make_entry(t * per_thread + i) for i in range(per_thread)]
+        barrier.wait()
+        try:
+            for data in entries:
+                append(data)
+        except BaseException as exc:  # noqa: BLE001 - re-raised below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(n_threads)]
+    for th in threads:
+        th.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for th in threads:
+        th.join()
+    elapsed = time.perf_counter() - start
+    if errors:
+        raise errors[0]
+    return elapsed
 
 
 def _open(path: Path, journal_mode: str | None = None) -> Any:
@@ -148,29 +180,8 @@ def concurrent_appends(
     only queue on the lock. Timing runs from a barrier release to the last join.
     """
     tree = _fresh(workdir, "pymerkle_concurrent.db", journal_mode)
-    barrier = threading.Barrier(n_threads + 1)
-    errors: list[BaseException] = []
-
-    def worker(t: int) -> None:
-        entries = [make_entry(t * per_thread + i) for i in range(per_thread)]
-        barrier.wait()
-        try:
-            for data in entries:
-                tree.append_entry(data)
-        except BaseException as exc:  # noqa: BLE001 - re-raised by the caller below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=worker, args=(t,)) for t in range(n_threads)]
     try:
-        for th in threads:
-            th.start()
-        barrier.wait()
-        start = time.perf_counter()
-        for th in threads:
-            th.join()
-        elapsed = time.perf_counter() - start
-        if errors:
-            raise errors[0]
+        elapsed = timed_appenders(n_threads, per_thread, tree.append_entry)
         if tree.get_size() != n_threads * per_thread:
             raise RuntimeError("concurrent appends lost entries")
     finally:

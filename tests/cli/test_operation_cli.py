@@ -85,3 +85,31 @@ def test_demo_refuses_a_folder_in_use(demo: Path, capsys: pytest.CaptureFixture[
     code, _, err = run(capsys, "demo", str(demo))
     assert code == 2
     assert "DIR: already exists and is not empty" in err
+
+
+def test_rebuild_drops_and_refills_the_projections_identically(
+    demo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from safepassage.app.operation import Operation  # noqa: PLC0415
+
+    copy = tmp_path / "copy"
+    shutil.copytree(demo, copy)
+    with Operation.open(copy) as op:
+        before = op.projections.dump()
+        root = op.log.store.root().hex()
+    code, out, err = run(capsys, "rebuild", str(copy))
+    assert (code, err) == (0, "")
+    assert out == f"rebuilt the projections from 460 log entries (root {root})\n"
+    with Operation.open(copy) as op:
+        assert op.projections.dump() == before
+        assert len(before["persons"]) == 101
+
+
+def test_rebuild_of_a_folder_without_a_log_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "rebuild", str(tmp_path))
+    assert code == 2
+    assert err.startswith("error: ")
+    assert "no log here" in err
+    assert list(tmp_path.iterdir()) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 
 from safepassage.errors import FormatError, SafepassageError, SignatureError
 from safepassage.events.catalogue import KINDS, parse_body
-from safepassage.events.envelope import parse_event, sign_event
+from safepassage.events.envelope import Event, parse_event, read_event, sign_event
 from tests.events.examples import EXAMPLES
 from tests.strategies import flip_bit
 
@@ -115,3 +116,40 @@ def test_a_naive_time_cannot_be_signed() -> None:
             key=KEY,
         )
     assert err.value.field == "at"
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_reading_a_logged_entry_gives_the_parsed_event(kind: str) -> None:
+    e = event(kind)
+    assert read_event(e.raw) == parse_event(e.raw) == e
+
+
+@given(data=st.data(), kind=st.sampled_from(sorted(KINDS)))
+def test_the_fast_read_never_accepts_what_the_parser_refuses_but_canonical_form(
+    data: st.DataObject, kind: str
+) -> None:
+    original = event(kind).raw
+    raw = flip_bit(original, data.draw(st.integers(0, len(original) * 8 - 1)))
+    parsed, read = outcome(parse_event, raw), outcome(read_event, raw)
+    if isinstance(read, Event) and not isinstance(parsed, Event):
+        # the one thing the fast path leaves to the Merkle tree: the bytes' spelling
+        assert parsed == ("event", "is not in canonical form (RFC 8785)")
+        assert rfc8785.dumps(json.loads(raw)) != raw
+        assert read.body == parse_body(read.kind, json.loads(raw)["body"])
+    else:
+        assert read == parsed
+
+
+def outcome(parse: Callable[[bytes], Event], raw: bytes) -> Event | tuple[str | None, str]:
+    try:
+        return parse(raw)
+    except FormatError as exc:
+        return (exc.field, exc.reason)
+
+
+def test_the_fast_read_names_the_field_of_a_bad_entry() -> None:
+    obj = json.loads(event("person.boarded").raw)
+    obj["body"]["vehicle"] = "Not A Slug"
+    with pytest.raises(FormatError) as err:
+        read_event(rfc8785.dumps(obj))
+    assert err.value.field == "body.vehicle"

@@ -262,3 +262,54 @@ def test_a_route_must_run_from_a_pickup_to_a_reception() -> None:
         name="Lost",
         sites=["plant", "atlantis"],
     )
+
+
+def test_a_notified_movement_can_be_cancelled_but_not_once_departed() -> None:
+    b = small_operation(policy_waits=False)
+    b.emit(
+        COORD,
+        "movement.notified",
+        movement="m2",
+        route="west",
+        vehicles=["bus-2"],
+        departs_at="2022-05-01T08:00:00Z",
+        purpose="a second trip",
+    )
+    b.emit(COORD, "movement.cancelled", movement="m2", reason="not needed")
+    assert b.state.movements["m2"].status == "cancelled"
+    refused(b, COORD, "movement.cancelled", "body.movement", "cancelled", movement="m2", reason="x")
+    b.emit(COORD, "movement.departed", movement="m1")
+    refused(b, COORD, "movement.cancelled", "body.movement", "departed", movement="m1", reason="x")
+
+
+def test_an_amended_departure_must_stay_within_the_movements_pause() -> None:
+    b = small_operation()
+    b.emit(
+        COORD,
+        "pause.agreed",
+        pause="p1",
+        route="west",
+        starts="2022-05-02T07:00:00Z",
+        ends="2022-05-02T12:00:00Z",
+    )
+    b.emit(
+        COORD,
+        "movement.notified",
+        movement="m2",
+        route="west",
+        pause="p1",
+        vehicles=["bus-2"],
+        departs_at="2022-05-02T08:00:00Z",
+        purpose="in the pause",
+    )
+    refused(
+        b,
+        COORD,
+        "movement.amended",
+        "body.departs_at",
+        "within pause",
+        movement="m2",
+        departs_at="2022-05-02T13:00:00Z",
+        reason="later",
+    )
+    b.emit(COORD, "movement.amended", movement="m2", departs_at="2022-05-02T11:00:00Z", reason="ok")

@@ -9,6 +9,8 @@ appended twice: its receipt is returned again.
 Layout of an operation folder ``DIR``:
 
 * ``DIR/log/``      the operation's log (``safepassage.ledger.log``);
+* ``DIR/projections.db``  the read models (``safepassage.projections``), rebuilt from the log
+  at will (``safepassage rebuild``);
 * ``DIR/keys/``     private keys the server holds for actors and witnesses (the demo's);
 * ``DIR/witness/``  each party's witness state: the last checkpoint it cosigned.
 """
@@ -19,16 +21,18 @@ import base64
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Self
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from safepassage.app.keys import Keyring
-from safepassage.errors import ProofError, RuleError, StoreError
+from safepassage.errors import ProofError, RuleError, SafepassageError, StoreError
 from safepassage.events.catalogue import parse_body
-from safepassage.events.envelope import Event, parse_event, sign_event
+from safepassage.events.envelope import Event, read_event, sign_event
 from safepassage.ledger import merkle
 from safepassage.ledger.checkpoint import Checkpoint, open_checkpoint
 from safepassage.ledger.checkpoint import cosign as cosign_note
@@ -37,10 +41,12 @@ from safepassage.ledger.note import Verifier
 from safepassage.operation import rules
 from safepassage.operation.report import CheckpointOut, Report, build_report
 from safepassage.operation.state import OperationState
+from safepassage.projections.store import Position, Projections, sqlite_url
 
 __all__ = ["Operation", "Receipt"]
 
 LOG_DIR = "log"
+PROJECTIONS = "projections.db"
 
 
 @dataclass(frozen=True)
@@ -58,37 +64,73 @@ def origin_for(operation: str) -> str:
 
 
 class Operation:
-    """One operation: its log, the state folded from it, and the keys its server holds."""
+    """One operation: its log, the state folded from it, its projections, the keys it holds."""
 
     def __init__(
-        self, directory: Path, log: Log, state: OperationState, ids: dict[str, int]
+        self,
+        directory: Path,
+        log: Log,
+        state: OperationState,
+        ids: dict[str, int],
+        projections: Projections,
     ) -> None:
         self.directory = Path(directory)
         self.log = log
         self.state = state
+        self.projections = projections
         self._ids = ids
         self._lock = threading.Lock()  # check, append and fold one event at a time
+        self._unprojected: list[tuple[int, Event]] = []
         self.keys = Keyring(self.directory / "keys")
 
     @classmethod
     def create(cls, directory: Path, operation: str) -> Operation:
         directory = Path(directory)
         log = Log.create(directory / LOG_DIR, origin_for(operation))
-        return cls(directory, log, OperationState(), {})
+        try:
+            projections = Projections.open(sqlite_url(directory / PROJECTIONS))
+            projections.apply(OperationState(), [], (0, log.store.root(0).hex()))
+        except BaseException:
+            log.close()
+            raise
+        return cls(directory, log, OperationState(), {}, projections)
 
     @classmethod
     def open(cls, directory: Path) -> Operation:
-        """Open an operation and fold its whole log into the state."""
+        """Open an operation: fold its whole log into the state, catch its projections up."""
         directory = Path(directory)
         log = Log.open(directory / LOG_DIR)
-        state, ids = OperationState(), {}
-        for index, raw in log.store.iter_entries():
-            event = parse_event(raw)
-            state.apply(event)
-            ids[event.id] = index
-        return cls(directory, log, state, ids)
+        try:
+            projections = Projections.open(sqlite_url(directory / PROJECTIONS))
+        except BaseException:
+            log.close()
+            raise
+        try:
+            size = log.size()
+            at = projections.position()
+            behind = at[0] if at is not None and at[0] <= size else -1
+            if behind >= 0 and log.store.root(behind).hex() != at[1]:  # type: ignore[index]
+                behind = -1  # the tables reflect another history: rebuild them
+            state, ids, missed = OperationState(), {}, []
+            for index, raw in log.store.iter_entries(0, size):
+                event = read_event(raw)
+                state.apply(event)
+                ids[event.id] = index
+                if 0 <= behind <= index:
+                    missed.append((index, event))
+            position = (size, log.store.root(size).hex())
+            if behind < 0:
+                projections.rebuild(log_events(log, size), position)
+            elif missed:
+                projections.apply(state, missed, position)
+        except BaseException:
+            projections.close()
+            log.close()
+            raise
+        return cls(directory, log, state, ids, projections)
 
     def close(self) -> None:
+        self.projections.close()
         self.log.close()
 
     def __enter__(self) -> Self:
@@ -120,11 +162,76 @@ class Operation:
             index = self.log.append(event.raw)
             self.state.apply(event)
             self._ids[event.id] = index
+            self._project([(index, event)])
             return Receipt(index, event.id)
 
+    def submit_events(self, events: Sequence[Event]) -> list[Receipt | SafepassageError]:
+        """Submit many events at once (a device syncing its queue): one durable commit.
+
+        Each event is checked against the state as the ones before it left it; a refused event
+        gets its error in the answer and is not recorded, the others are appended together.
+        Answers come in the order of ``events``.
+        """
+        with self._lock:
+            first = self.log.size()
+            accepted: list[tuple[int, Event]] = []
+            answers: list[Receipt | SafepassageError] = []
+            for event in events:
+                known = self._ids.get(event.id)
+                if known is not None:
+                    answers.append(Receipt(known, event.id, duplicate=True))
+                    continue
+                try:
+                    rules.check(self.state, event)
+                except SafepassageError as exc:
+                    answers.append(exc)
+                    continue
+                index = first + len(accepted)
+                self.state.apply(event)
+                self._ids[event.id] = index
+                accepted.append((index, event))
+                answers.append(Receipt(index, event.id))
+            if accepted:
+                try:
+                    self.log.append_batch([event.raw for _, event in accepted])
+                except BaseException:
+                    self._refold()  # the state took events the log did not
+                    raise
+                self._project(accepted)
+            return answers
+
+    def _project(self, entries: list[tuple[int, Event]]) -> None:
+        """Bring the projections up to the log. The event is recorded whatever happens here:
+        if the database refuses, the entries wait and go with the next event (or the next
+        open catches up), so the command still succeeds."""
+        self._unprojected.extend(entries)
+        size = self._unprojected[-1][0] + 1
+        try:
+            self.projections.apply(
+                self.state, self._unprojected, (size, self.log.store.root(size).hex())
+            )
+        except SQLAlchemyError:
+            return
+        self._unprojected.clear()
+
+    def _refold(self) -> None:
+        self.state, self._ids = OperationState(), {}
+        for index, event in log_events(self.log):
+            self.state.apply(event)
+            self._ids[event.id] = index
+
+    def rebuild(self, progress: Callable[[int], None] | None = None) -> Position:
+        """Drop the projections and rebuild them from the log; returns what they now reflect."""
+        with self._lock:
+            size = self.log.size()
+            position = (size, self.log.store.root(size).hex())
+            self.projections.rebuild(log_events(self.log, size), position, progress)
+            self._unprojected.clear()
+            return position
+
     def events(self, end: int | None = None) -> Iterator[Event]:
-        for _, raw in self.log.store.iter_entries(0, end):
-            yield parse_event(raw)
+        for _, event in log_events(self.log, end):
+            yield event
 
     # --- checkpoints and cosigning ------------------------------------------------------------
 
@@ -178,6 +285,12 @@ class Operation:
             cosigners=self.cosigners(note),
         )
         return build_report(state, out)
+
+
+def log_events(log: Log, end: int | None = None) -> Iterator[tuple[int, Event]]:
+    """The log's entries as events, read on the fast path (they were checked when appended)."""
+    for index, raw in log.store.iter_entries(0, end):
+        yield index, read_event(raw)
 
 
 class WitnessState:

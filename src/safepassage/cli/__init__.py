@@ -29,6 +29,7 @@ app = typer.Typer(
 app.add_typer(log_commands.app, name="log")
 app.command("verify")(verify_command.verify)
 app.command("report")(operation_commands.report)
+app.command("rebuild")(operation_commands.rebuild)
 app.add_typer(operation_commands.checkpoint_app, name="checkpoint")
 app.command("demo")(operation_commands.demo)
 

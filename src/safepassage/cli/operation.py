@@ -11,7 +11,7 @@ from safepassage.app.operation import Operation
 from safepassage.cli._output import progress
 from safepassage.operation.report import to_markdown
 
-__all__ = ["checkpoint_app", "demo", "report"]
+__all__ = ["checkpoint_app", "demo", "rebuild", "report"]
 
 DirArg = typer.Argument(..., metavar="DIR", help="The operation's folder.", show_default=False)
 
@@ -37,6 +37,17 @@ def report(
         typer.echo(out.model_dump_json(indent=2))
     else:
         typer.echo(to_markdown(out), nl=False)
+
+
+def rebuild(directory: Path = DirArg) -> None:
+    """Drop the operation's projections (its query tables) and rebuild them from the log.
+
+    The log is the record and the projections only a cache of it: rebuilding gives the same
+    tables the application layer kept up to date event by event."""
+    with Operation.open(directory) as op, progress() as bar:
+        task = bar.add_task("rebuilding the projections", total=op.log.size())
+        size, root = op.rebuild(lambda done: bar.update(task, completed=done))
+    typer.echo(f"rebuilt the projections from {size} log entries (root {root})")
 
 
 checkpoint_app = typer.Typer(help="Checkpoints of the operation's log.", no_args_is_help=True)

@@ -17,16 +17,17 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, Literal, Union
 
 import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
 from safepassage.errors import FormatError, SignatureError
-from safepassage.events.catalogue import Body, parse_body
+from safepassage.events.catalogue import KINDS, Body, parse_body
 
-__all__ = ["VERSION", "Event", "parse_event", "sign_event"]
+__all__ = ["VERSION", "Event", "parse_event", "read_event", "sign_event"]
 
 VERSION = 1
 _FIELDS = ("v", "operation", "kind", "at", "actor", "body", "sig")
@@ -160,6 +161,59 @@ def parse_event(raw: bytes) -> Event:
         at=at,
         actor=actor,
         body=body,
+        signature=signature,
+        raw=raw,
+    )
+
+
+def _logged(model: type[Body]) -> type[BaseModel]:
+    """The whole envelope of one kind, so one compiled pass validates an entry end to end."""
+    fields: dict[str, Any] = {
+        "v": (Literal[1], ...),
+        "operation": (str, ...),
+        "kind": (Literal[model.kind], ...),
+        "at": (str, ...),
+        "actor": (str, ...),
+        "body": (model, ...),
+        "sig": (str, ...),
+    }
+    return create_model(
+        f"Logged{model.__name__}", __config__=ConfigDict(frozen=True, extra="forbid"), **fields
+    )
+
+
+_ANY_LOGGED: Any = Annotated[
+    Union[tuple(_logged(m) for m in KINDS.values())],  # noqa: UP007 - a union built at run time
+    Field(discriminator="kind"),
+]
+_LOGGED: TypeAdapter[Any] = TypeAdapter(_ANY_LOGGED)
+
+
+def read_event(raw: bytes) -> Event:
+    """Read an entry already in the log: the same ``Event`` as ``parse_event``, much faster.
+
+    Replaying a log (opening an operation, rebuilding projections, a report) reads every
+    entry; this validates the envelope and body in one compiled schema pass and skips the
+    re-canonicalisation, because only bytes that passed ``parse_event`` are ever appended and
+    the log's Merkle tree (``safepassage verify``) detects any byte changed since. Whatever the
+    schema pass refuses goes through ``parse_event``, so an error still names its field.
+    """
+    try:
+        env = _LOGGED.validate_json(raw)
+        at = datetime.fromisoformat(env.at)
+        signature = base64.b64decode(env.sig, validate=True)
+    except (ValidationError, ValueError):
+        return parse_event(raw)
+    if at.tzinfo is None or env.actor.count("/") != 1 or len(signature) != 64 or not env.actor:
+        return parse_event(raw)
+    if not env.operation:
+        return parse_event(raw)
+    return Event(
+        operation=env.operation,
+        kind=env.kind,
+        at=at,
+        actor=env.actor,
+        body=env.body,
         signature=signature,
         raw=raw,
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
+from datetime import datetime
 
 from safepassage.errors import FormatError, RuleError, SignatureError
 from safepassage.events import catalogue as c
@@ -208,6 +209,15 @@ def _vehicles(state: OperationState, vehicles: list[str]) -> None:
         _need(v in state.vehicles, f"body.vehicles.{i}", f"unknown vehicle {v!r}")
 
 
+def _within_pause(state: OperationState, pause_id: str, departs_at: datetime) -> None:
+    pause = state.pauses[pause_id]
+    _need(
+        pause.starts <= departs_at < pause.ends,
+        "body.departs_at",
+        f"must fall within pause {pause_id!r} ({pause.starts} to {pause.ends})",
+    )
+
+
 def _movement_notified(state: OperationState, b: c.MovementNotified, e: Event) -> None:
     _unique(state.movements, b.movement, "body.movement", "movement")  # type: ignore[arg-type]
     _need(b.route in state.routes, "body.route", f"unknown route {b.route!r}")
@@ -216,11 +226,7 @@ def _movement_notified(state: OperationState, b: c.MovementNotified, e: Event) -
         _need(pause is not None, "body.pause", f"unknown pause {b.pause!r}")
         assert pause is not None
         _need(pause.route == b.route, "body.pause", f"pause {b.pause!r} is for another route")
-        _need(
-            pause.starts <= b.departs_at < pause.ends,
-            "body.departs_at",
-            f"must fall within pause {b.pause!r} ({pause.starts} to {pause.ends})",
-        )
+        _within_pause(state, b.pause, b.departs_at)
     _vehicles(state, b.vehicles)
 
 
@@ -228,6 +234,13 @@ def _movement_amended(state: OperationState, b: c.MovementAmended, e: Event) -> 
     _movement(state, b.movement, open_only=True)
     if b.vehicles is not None:
         _vehicles(state, b.vehicles)
+    pause = state.movements[b.movement].pause
+    if b.departs_at is not None and pause is not None:
+        _within_pause(state, pause, b.departs_at)
+
+
+def _movement_cancelled(state: OperationState, b: c.MovementCancelled, e: Event) -> None:
+    _movement(state, b.movement, open_only=True)
 
 
 def _movement_response(
@@ -366,7 +379,7 @@ _CHECKS: dict[type[c.Body], Callable[[OperationState, c.Body, Event], None]] = {
     c.VehicleRegistered: _vehicle_registered,  # type: ignore[dict-item]
     c.MovementNotified: _movement_notified,  # type: ignore[dict-item]
     c.MovementAmended: _movement_amended,  # type: ignore[dict-item]
-    c.MovementCancelled: _movement_amended,  # type: ignore[dict-item]
+    c.MovementCancelled: _movement_cancelled,  # type: ignore[dict-item]
     c.MovementAcknowledged: _movement_response,  # type: ignore[dict-item]
     c.MovementObjected: _movement_response,  # type: ignore[dict-item]
     c.MovementDeparted: _movement_departed,  # type: ignore[dict-item]

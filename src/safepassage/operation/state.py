@@ -126,6 +126,7 @@ class OperationState:
     operation: str | None = None
     name: str | None = None
     coordinator: str | None = None
+    coordinator_name: str | None = None
     policy: c.Policy = field(default_factory=c.Policy)
     closed: bool = False
     events: int = 0
@@ -165,6 +166,7 @@ class OperationState:
         match b:
             case c.OperationOpened():
                 self.operation, self.name, self.coordinator = b.operation, b.name, b.coordinator
+                self.coordinator_name = b.coordinator_name
                 self.policy = b.policy
                 self._add_key(b.key)
                 if b.witness is not None:

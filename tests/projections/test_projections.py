@@ -1,0 +1,198 @@
+"""The projection tables: migrated schema, kept up to date, caught up, rebuilt identically."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, select
+from sqlalchemy.exc import OperationalError
+
+from safepassage.app.operation import PROJECTIONS, Operation, Receipt, log_events
+from safepassage.errors import RuleError
+from safepassage.events.envelope import Event
+from safepassage.projections.schema import TABLES, metadata, persons, responses
+from safepassage.projections.store import Projections, sqlite_url
+from tests.projections.varied import COORD, varied_operation
+
+VARIED = varied_operation()
+EVENTS: list[Event] = VARIED.events
+
+
+def new_operation(directory: Path, events: list[Event]) -> Operation:
+    op = Operation.create(directory, VARIED.operation)
+    for event in events:
+        op.submit_event(event)
+    return op
+
+
+@pytest.fixture
+def tmp_dir() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory() as name:
+        yield Path(name) / "op"
+
+
+def test_the_migrations_create_exactly_the_declared_tables(tmp_path: Path) -> None:
+    with Projections.open(sqlite_url(tmp_path / "p.db")) as p, p.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+        names = set(inspect(conn).get_table_names()) - {"alembic_version"}
+        assert names == set(TABLES)
+
+
+def test_opening_twice_migrates_once_and_keeps_the_rows(tmp_path: Path) -> None:
+    with new_operation(tmp_path / "op", EVENTS) as op:
+        before = op.projections.dump()
+    with Projections.open(sqlite_url(tmp_path / "op" / PROJECTIONS)) as p:
+        assert p.dump() == before
+
+
+def test_rebuild_gives_the_tables_kept_event_by_event(tmp_path: Path) -> None:
+    with new_operation(tmp_path / "op", EVENTS) as op:
+        kept = op.projections.dump()
+        assert op.rebuild() == (len(EVENTS), op.log.store.root().hex())
+        assert op.projections.dump() == kept
+        assert kept["projection_state"] == [(1, len(EVENTS), op.log.store.root().hex())]
+    assert len(kept["events"]) == len(EVENTS)
+
+
+def test_after_every_event_the_kept_tables_equal_the_rebuilt_ones(tmp_path: Path) -> None:
+    with (
+        new_operation(tmp_path / "op", []) as op,
+        Projections.open(sqlite_url(tmp_path / "rebuilt.db")) as rebuilt,
+    ):
+        for size, event in enumerate(EVENTS, start=1):
+            op.submit_event(event)
+            position = (size, op.log.store.root(size).hex())
+            rebuilt.rebuild(log_events(op.log, size), position)
+            assert op.projections.dump() == rebuilt.dump(), f"after {event.kind} at {size - 1}"
+
+
+def test_the_tables_say_what_the_events_said(tmp_path: Path) -> None:
+    with new_operation(tmp_path / "op", EVENTS) as op, op.projections.engine.connect() as conn:
+        status = dict(conn.execute(select(persons.c.person, persons.c.status)).all())
+        said = conn.execute(
+            select(responses.c.party, responses.c.response, responses.c.before_departure)
+            .where(responses.c.movement == "m1")
+            .order_by(responses.c.position)
+        ).all()
+    assert status == {
+        "P-000001": "arrived",
+        "P-000002": "arrived",
+        "P-000003": "left-convoy",
+        "P-000004": "registered",
+    }
+    # the amendment wiped the objection and the first acknowledgement: each party spoke again
+    assert [tuple(r) for r in said] == [
+        ("ukraine", "acknowledged", True),
+        ("russia", "acknowledged", True),
+        ("ukraine", "acknowledged", False),
+    ]
+    dump = op.projections.dump()
+    revoked = {a[0] for a in dump["actors"] if a[3] is True}
+    assert revoked == {"icrc/driver"}
+    assert [m[6] for m in dump["movements"]] == ["departed", "cancelled"]
+    assert dump["operation"][0][4] is True  # closed
+    assert dump["pauses"][0][2] == datetime(2022, 4, 30, 7, tzinfo=UTC)  # aware, in UTC
+
+
+def test_tables_left_behind_by_a_crash_catch_up_on_open(tmp_dir: Path) -> None:
+    half = len(EVENTS) // 2
+    with new_operation(tmp_dir, EVENTS[:half]) as op:
+        # a crash between the log's commit and the projections' one: the log went on alone
+        for event in EVENTS[half:]:
+            op.log.append(event.raw)
+        assert op.projections.position() == (half, op.log.store.root(half).hex())
+    with Operation.open(tmp_dir) as op:
+        assert op.projections.position() == (len(EVENTS), op.log.store.root().hex())
+        caught_up = op.projections.dump()
+    with new_operation(tmp_dir.with_name("fresh"), EVENTS) as fresh:
+        assert caught_up == fresh.projections.dump()
+
+
+def test_tables_of_another_history_are_rebuilt_on_open(tmp_dir: Path) -> None:
+    with new_operation(tmp_dir, EVENTS) as op:
+        expected = op.projections.dump()
+    other = tmp_dir.with_name("other")
+    with new_operation(other, EVENTS[:10]):
+        pass
+    shutil.copy(other / PROJECTIONS, tmp_dir / PROJECTIONS)
+    for suffix in ("-wal", "-shm"):
+        (tmp_dir / (PROJECTIONS + suffix)).unlink(missing_ok=True)
+    with Operation.open(tmp_dir) as op:
+        assert op.projections.dump() == expected
+
+
+def test_missing_tables_are_rebuilt_on_open(tmp_dir: Path) -> None:
+    with new_operation(tmp_dir, EVENTS) as op:
+        expected = op.projections.dump()
+    (tmp_dir / PROJECTIONS).unlink()
+    with Operation.open(tmp_dir) as op:
+        assert op.projections.dump() == expected
+
+
+def test_a_database_failure_does_not_undo_a_recorded_event(
+    tmp_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with new_operation(tmp_dir, EVENTS[:20]) as op:
+        real = op.projections.apply
+
+        def refuse(*_: object) -> None:
+            raise OperationalError("INSERT", {}, sqlite3.OperationalError("disk I/O error"))
+
+        monkeypatch.setattr(op.projections, "apply", refuse)
+        receipt = op.submit_event(EVENTS[20])
+        assert receipt == Receipt(20, EVENTS[20].id)  # recorded in the log all the same
+        assert op.projections.position()[0] == 20  # type: ignore[index]
+        monkeypatch.setattr(op.projections, "apply", real)
+        op.submit_event(EVENTS[21])  # the entry that waited goes with this one
+        assert op.projections.position()[0] == 22  # type: ignore[index]
+        kept = op.projections.dump()
+        op.rebuild()
+        assert op.projections.dump() == kept
+
+
+def test_a_batch_records_what_passes_and_names_what_does_not(tmp_dir: Path) -> None:
+    with new_operation(tmp_dir, EVENTS[:12]) as op:
+        bad = VARIED.sign(
+            COORD, "person.boarded", {"person": "P-NOBODY", "movement": "m1", "vehicle": "bus-1"}
+        )
+        batch = [*EVENTS[12:20], bad, EVENTS[12], *EVENTS[20:]]
+        commits = op.log.store.commits  # type: ignore[attr-defined]
+        answers = op.submit_events(batch)
+        assert op.log.size() == len(EVENTS)
+        assert op.log.store.commits == commits + 1  # type: ignore[attr-defined]
+        refused = answers[8]
+        assert isinstance(refused, RuleError)
+        assert refused.field == "body.person"
+        assert "P-NOBODY" in refused.reason
+        assert answers[9] == Receipt(12, EVENTS[12].id, duplicate=True)
+        assert answers[-1] == Receipt(len(EVENTS) - 1, EVENTS[-1].id)
+        kept = op.projections.dump()
+    with new_operation(tmp_dir.with_name("one-by-one"), EVENTS) as one:
+        assert one.projections.dump() == kept
+
+
+def test_a_batch_whose_commit_fails_leaves_state_and_log_agreeing(
+    tmp_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with new_operation(tmp_dir, EVENTS[:12]) as op:
+        before = copy.deepcopy(op.state)
+
+        def full_disk(_: object) -> int:
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(op.log, "append_batch", full_disk)
+        with pytest.raises(OSError, match="No space"):
+            op.submit_events(EVENTS[12:])
+        assert op.state == before  # refolded from the log: the batch's events are gone
+        assert op.log.size() == 12
+        monkeypatch.undo()
+        assert all(isinstance(a, Receipt) for a in op.submit_events(EVENTS[12:]))

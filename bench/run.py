@@ -38,10 +38,12 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+import city
 import machine
 import ours
 import peer_pymerkle as peer
 import report
+from safepassage.scenario.city import City
 from sizes import PEER_COLD_MIN, PEER_WARM_MIN, SEED, Sizes
 
 SYNC_NAMES = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
@@ -183,6 +185,23 @@ class Bench(Sizes):
 
     # --- crash loop ----------------------------------------------------------------------------
 
+    def city(self) -> None:
+        a = self.args
+        size = City(people=a.city_people, movements=a.city_movements)
+        started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        with self.section("city-size operation"):
+            rec = city.measure(
+                size,
+                self.wd / "city",
+                batch=1_000,
+                single=a.city_single,
+                task=self.task,
+            )
+        rec["date"], rec["commit"] = started, machine.describe(self.wd, None)["safepassage"]
+        rec["load"] = self.load["city-size operation"]
+        self.results["city"] = rec
+        self.finish()
+
     def crash(self) -> None:
         a = self.args
         module = machine.REPO / "tests" / "ledger" / "crash.py"
@@ -246,6 +265,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=30.0,
         help="seconds for warming one series of pymerkle proofs (at least 10 are warmed)",
     )
+    p.add_argument(
+        "--only",
+        choices=["city"],
+        help="run one section; the other sections' figures are kept from the last results.json",
+    )
+    p.add_argument("--city-people", type=int, help="city operation: people (default 140000)")
+    p.add_argument("--city-movements", type=int, help="city operation: movements (default 3000)")
     p.add_argument("--crash-cycles", type=int, help="crash-loop cycles (default 1000)")
     p.add_argument(
         "--crash-full-audit-every",
@@ -269,6 +295,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.bulk_n = 20_000 if quick else 1_000_000
     args.bulk_chunks = [8_192, 100_000]
     args.client_proofs = 20 if quick else 50
+    args.city_people = args.city_people or (4_700 if quick else 140_000)
+    args.city_movements = args.city_movements or (100 if quick else 3_000)
+    args.city_single = 2_000 if quick else 20_000
     return args
 
 
@@ -288,6 +317,8 @@ def main(argv: list[str] | None = None) -> int:
         TimeElapsedColumn(),
     )
     console = Console(stderr=True)
+    if args.only == "city":
+        return only_city(args, columns, console)
     with Progress(*columns, console=console, transient=False) as progress:
         bench = Bench(args, progress)
         bench.results["machine"] = machine.describe(args.workdir, peer.pymerkle_version())
@@ -297,6 +328,7 @@ def main(argv: list[str] | None = None) -> int:
             with bench.section("bulk appends"):
                 bench.bulk()
             bench.sizes()
+            bench.city()
             with bench.section("crash loop"):
                 bench.crash()
             bench.finish()
@@ -326,6 +358,30 @@ def main(argv: list[str] | None = None) -> int:
     if results["crash"]["status"].startswith("failed"):
         console.print(f"[red]crash loop {results['crash']['status']}")
         return 1
+    return 0
+
+
+def only_city(args: argparse.Namespace, columns: tuple[Any, ...], console: Console) -> int:
+    """Measure the city-size operation alone; keep every other figure of the last full run."""
+    saved = args.workdir / "results.json"
+    if not saved.is_file():
+        console.print("--only city needs a full run's results.json in the work dir first")
+        return 2
+    results = json.loads(saved.read_text(encoding="utf-8"))
+    if results["meta"]["quick"] != args.quick:
+        console.print("--only city: the saved results are from a run of the other kind (--quick)")
+        return 2
+    with Progress(*columns, console=console, transient=False) as progress:
+        bench = Bench(args, progress)
+        bench.city()
+    results["city"] = bench.results["city"]
+    saved.write_text(json.dumps(results, indent=1), encoding="utf-8")
+    text = report.render(results)
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+        console.print(f"wrote {args.out}")
+    else:
+        print(text)
     return 0
 
 

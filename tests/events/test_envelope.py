@@ -153,3 +153,27 @@ def test_the_fast_read_names_the_field_of_a_bad_entry() -> None:
     with pytest.raises(FormatError) as err:
         read_event(rfc8785.dumps(obj))
     assert err.value.field == "body.vehicle"
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_the_signed_content_is_the_canonical_event_without_its_signature(kind: str) -> None:
+    e = event(kind)
+    obj = json.loads(e.raw)
+    del obj["sig"]
+    assert e.signed_content() == rfc8785.dumps(obj)
+    e.verify(PUBLIC)
+
+
+def test_a_body_that_spells_a_signature_does_not_fool_the_signed_content() -> None:
+    body = dict(EXAMPLES["incident.reported"], description='held,"sig":"AAAA","v":1}')
+    e = sign_event(
+        operation="azovstal-2022",
+        at=AT,
+        actor="russia/liaison",
+        body=parse_body("incident.reported", body),
+        key=KEY,
+    )
+    obj = json.loads(e.raw)
+    del obj["sig"]
+    assert e.signed_content() == rfc8785.dumps(obj)
+    e.verify(PUBLIC)

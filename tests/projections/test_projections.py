@@ -16,7 +16,13 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select
 from sqlalchemy.exc import OperationalError
 
-from safepassage.app.operation import PROJECTIONS, Operation, Receipt, log_events
+from safepassage.app.operation import (
+    _PARALLEL_FROM,
+    PROJECTIONS,
+    Operation,
+    Receipt,
+    log_events,
+)
 from safepassage.errors import RuleError
 from safepassage.events.envelope import Event
 from safepassage.projections.schema import TABLES, metadata, persons, responses
@@ -45,6 +51,22 @@ def test_the_migrations_create_exactly_the_declared_tables(tmp_path: Path) -> No
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []
         names = set(inspect(conn).get_table_names()) - {"alembic_version"}
         assert names == set(TABLES)
+
+
+def test_the_migrations_go_down_to_nothing_and_up_again(tmp_path: Path) -> None:
+    from alembic import command  # noqa: PLC0415
+
+    from safepassage.projections.store import _alembic  # noqa: PLC0415
+
+    with Projections.open(sqlite_url(tmp_path / "p.db")) as p:
+        with p.engine.begin() as conn:
+            command.downgrade(_alembic(conn), "base")
+        with p.engine.connect() as conn:
+            assert set(inspect(conn).get_table_names()) == {"alembic_version"}
+        with p.engine.begin() as conn:
+            command.upgrade(_alembic(conn), "head")
+        with p.engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), metadata) == []
 
 
 def test_opening_twice_migrates_once_and_keeps_the_rows(tmp_path: Path) -> None:
@@ -196,3 +218,62 @@ def test_a_batch_whose_commit_fails_leaves_state_and_log_agreeing(
         assert op.log.size() == 12
         monkeypatch.undo()
         assert all(isinstance(a, Receipt) for a in op.submit_events(EVENTS[12:]))
+
+
+def test_an_interrupted_rebuild_leaves_the_tables_as_they_were(
+    tmp_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from safepassage.projections import store  # noqa: PLC0415
+
+    with new_operation(tmp_dir, EVENTS) as op:
+        before = op.projections.dump()
+        calls = 0
+        real = store.event_row
+
+        def dies_midway(index: int, event: Event) -> dict[str, object]:
+            nonlocal calls
+            calls += 1
+            if calls > 20:
+                raise KeyboardInterrupt  # the user pressed Ctrl-C halfway through
+            return real(index, event)
+
+        monkeypatch.setattr(store, "event_row", dies_midway)
+        with pytest.raises(KeyboardInterrupt):
+            op.rebuild()
+        monkeypatch.undo()
+        assert op.projections.dump() == before  # dropping the tables was rolled back too
+
+
+def test_damaged_tables_are_rebuilt_on_open(tmp_dir: Path) -> None:
+    with new_operation(tmp_dir, EVENTS[:30]) as op:
+        op.log.append_batch([e.raw for e in EVENTS[30:]])  # the tables fall behind...
+    with sqlite3.connect(tmp_dir / PROJECTIONS) as db:
+        db.execute("DROP TABLE persons")  # ...and lose a table
+    with Operation.open(tmp_dir) as op:
+        repaired = op.projections.dump()
+    with new_operation(tmp_dir.with_name("fresh"), EVENTS) as fresh:
+        assert repaired == fresh.projections.dump()
+
+
+def test_a_batch_checks_every_signature_even_when_checked_in_parallel(tmp_dir: Path) -> None:
+    import base64  # noqa: PLC0415
+    import json  # noqa: PLC0415
+
+    import rfc8785  # noqa: PLC0415
+
+    from safepassage.events.envelope import parse_event  # noqa: PLC0415
+
+    victim = EVENTS[25]
+    obj = json.loads(victim.raw)
+    other = VARIED.keys[victim.actor].sign(b"something else entirely")
+    obj["sig"] = base64.b64encode(other).decode()
+    forged = parse_event(rfc8785.dumps(obj))
+    with new_operation(tmp_dir, EVENTS[:12]) as op:
+        batch = [*EVENTS[12:25], forged, *EVENTS[26:]]
+        assert len(batch) >= _PARALLEL_FROM  # the signatures are checked on every core
+        answers = op.submit_events(batch)
+        refused = answers[13]
+        assert isinstance(refused, RuleError)
+        assert refused.field == "sig"
+        assert all(isinstance(a, Receipt) for a in answers[:13])
+        assert forged.raw not in [raw for _, raw in op.log.store.iter_entries()]

@@ -18,10 +18,13 @@ Layout of an operation folder ``DIR``:
 from __future__ import annotations
 
 import base64
+import contextlib
+import gc
 import json
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -30,7 +33,7 @@ from typing import Any, Self
 from sqlalchemy.exc import SQLAlchemyError
 
 from safepassage.app.keys import Keyring
-from safepassage.errors import ProofError, RuleError, SafepassageError, StoreError
+from safepassage.errors import ProofError, RuleError, SafepassageError, SignatureError, StoreError
 from safepassage.events.catalogue import parse_body
 from safepassage.events.envelope import Event, read_event, sign_event
 from safepassage.ledger import merkle
@@ -46,6 +49,9 @@ from safepassage.projections.store import Position, Projections, sqlite_url
 __all__ = ["Operation", "Receipt"]
 
 LOG_DIR = "log"
+_PARALLEL_FROM = 16  # below this, a batch's signatures are checked one by one
+_WORKERS = os.cpu_count() or 2
+_VERIFIERS = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="verify")
 PROJECTIONS = "projections.db"
 
 
@@ -96,8 +102,18 @@ class Operation:
         return cls(directory, log, OperationState(), {}, projections)
 
     @classmethod
-    def open(cls, directory: Path) -> Operation:
-        """Open an operation: fold its whole log into the state, catch its projections up."""
+    def open(
+        cls,
+        directory: Path,
+        *,
+        rebuild: bool = False,
+        progress: Callable[[int], None] | None = None,
+    ) -> Operation:
+        """Open an operation: fold its whole log into the state, catch its projections up.
+
+        Projections that reflect another history (or none) are rebuilt in the same pass over
+        the log; ``rebuild=True`` rebuilds them whatever they hold (``safepassage rebuild``).
+        """
         directory = Path(directory)
         log = Log.open(directory / LOG_DIR)
         try:
@@ -107,22 +123,14 @@ class Operation:
             raise
         try:
             size = log.size()
-            at = projections.position()
+            position = (size, log.store.root(size).hex())
+            at = None if rebuild else projections.position()
             behind = at[0] if at is not None and at[0] <= size else -1
             if behind >= 0 and log.store.root(behind).hex() != at[1]:  # type: ignore[index]
                 behind = -1  # the tables reflect another history: rebuild them
-            state, ids, missed = OperationState(), {}, []
-            for index, raw in log.store.iter_entries(0, size):
-                event = read_event(raw)
-                state.apply(event)
-                ids[event.id] = index
-                if 0 <= behind <= index:
-                    missed.append((index, event))
-            position = (size, log.store.root(size).hex())
-            if behind < 0:
-                projections.rebuild(log_events(log, size), position)
-            elif missed:
-                projections.apply(state, missed, position)
+            ids: dict[str, int] = {}
+            with _no_gc():
+                state = _fold_and_project(log, projections, behind, position, ids, progress)
         except BaseException:
             projections.close()
             log.close()
@@ -176,13 +184,14 @@ class Operation:
             first = self.log.size()
             accepted: list[tuple[int, Event]] = []
             answers: list[Receipt | SafepassageError] = []
+            verified = self._verify_signatures(events)
             for event in events:
                 known = self._ids.get(event.id)
                 if known is not None:
                     answers.append(Receipt(known, event.id, duplicate=True))
                     continue
                 try:
-                    rules.check(self.state, event)
+                    rules.check(self.state, event, verified_with=verified.get(event.id))
                 except SafepassageError as exc:
                     answers.append(exc)
                     continue
@@ -200,6 +209,37 @@ class Operation:
                 self._project(accepted)
             return answers
 
+    def _verify_signatures(self, events: Sequence[Event]) -> dict[str, bytes]:
+        """Check, on every core, the signatures of events whose actor's key is on record.
+
+        Ed25519 verification releases the GIL, so a batch's signatures are checked in
+        parallel; ``rules.check`` then skips those made with the key it finds for the actor
+        (and checks any other itself: a key registered or revoked within the batch).
+        """
+        keyed = [
+            (event, actor.public_key)
+            for event in events
+            if (actor := self.state.actors.get(event.actor)) is not None and not actor.revoked
+        ]
+
+        def good(items: list[tuple[Event, bytes]]) -> dict[str, bytes]:
+            out = {}
+            for event, key in items:
+                try:
+                    event.verify(key)
+                except SignatureError:
+                    continue  # rules.check checks it again and names the field
+                out[event.id] = key
+            return out
+
+        if len(keyed) < _PARALLEL_FROM:
+            return {}
+        step = -(-len(keyed) // _WORKERS)
+        verified: dict[str, bytes] = {}
+        for part in _VERIFIERS.map(good, [keyed[i : i + step] for i in range(0, len(keyed), step)]):
+            verified.update(part)
+        return verified
+
     def _project(self, entries: list[tuple[int, Event]]) -> None:
         """Bring the projections up to the log. The event is recorded whatever happens here:
         if the database refuses, the entries wait and go with the next event (or the next
@@ -216,16 +256,18 @@ class Operation:
 
     def _refold(self) -> None:
         self.state, self._ids = OperationState(), {}
-        for index, event in log_events(self.log):
-            self.state.apply(event)
-            self._ids[event.id] = index
+        with _no_gc():
+            for index, event in log_events(self.log):
+                self.state.apply(event)
+                self._ids[event.id] = index
 
     def rebuild(self, progress: Callable[[int], None] | None = None) -> Position:
         """Drop the projections and rebuild them from the log; returns what they now reflect."""
         with self._lock:
             size = self.log.size()
             position = (size, self.log.store.root(size).hex())
-            self.projections.rebuild(log_events(self.log, size), position, progress)
+            with _no_gc():
+                self.projections.rebuild(log_events(self.log, size), position, progress)
             self._unprojected.clear()
             return position
 
@@ -291,6 +333,54 @@ def log_events(log: Log, end: int | None = None) -> Iterator[tuple[int, Event]]:
     """The log's entries as events, read on the fast path (they were checked when appended)."""
     for index, raw in log.store.iter_entries(0, end):
         yield index, read_event(raw)
+
+
+@contextlib.contextmanager
+def _no_gc() -> Iterator[None]:
+    """Folding a log makes millions of objects and no cycles: the cyclic collector would only
+    rescan them, again and again (a fifth of a rebuild's time), so it waits until the end."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _fold_and_project(  # noqa: PLR0913, PLR0917 - what open() found, handed over whole
+    log: Log,
+    projections: Projections,
+    behind: int,
+    position: Position,
+    ids: dict[str, int],
+    progress: Callable[[int], None] | None,
+) -> OperationState:
+    """Fold the log into a new state; rebuild the projections (``behind < 0``) or catch them
+    up from entry ``behind`` on."""
+    size = position[0]
+    if behind < 0:
+        return projections.rebuild(_noting(log_events(log, size), ids), position, progress)
+    state, missed = OperationState(), []
+    for index, event in _noting(log_events(log, size), ids):
+        state.apply(event)
+        if index >= behind:
+            missed.append((index, event))
+    if missed:
+        try:
+            projections.apply(state, missed, position)
+        except SQLAlchemyError:  # damaged tables: drop them and start again
+            projections.rebuild(log_events(log, size), position, progress)
+    return state
+
+
+def _noting(
+    entries: Iterator[tuple[int, Event]], ids: dict[str, int]
+) -> Iterator[tuple[int, Event]]:
+    """Pass ``entries`` on, noting each event's index by id (what makes submission idempotent)."""
+    for index, event in entries:
+        ids[event.id] = index
+        yield index, event
 
 
 class WitnessState:

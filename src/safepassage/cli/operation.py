@@ -44,9 +44,13 @@ def rebuild(directory: Path = DirArg) -> None:
 
     The log is the record and the projections only a cache of it: rebuilding gives the same
     tables the application layer kept up to date event by event."""
-    with Operation.open(directory) as op, progress() as bar:
-        task = bar.add_task("rebuilding the projections", total=op.log.size())
-        size, root = op.rebuild(lambda done: bar.update(task, completed=done))
+    with progress() as bar:
+        task = bar.add_task("rebuilding the projections", total=None)
+        op = Operation.open(
+            directory, rebuild=True, progress=lambda done: bar.update(task, completed=done)
+        )
+    with op:
+        size, root = op.log.size(), op.log.store.root().hex()
     typer.echo(f"rebuilt the projections from {size} log entries (root {root})")
 
 

@@ -15,7 +15,7 @@ import base64
 import binascii
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Union
 
@@ -51,11 +51,11 @@ class Event:
     signature: bytes
     raw: bytes
     """The canonical bytes, exactly as signed and logged."""
+    id: str = field(init=False, compare=False)
+    """The SHA-256 of the event's bytes, in hex: the same content always has the same id."""
 
-    @property
-    def id(self) -> str:
-        """The SHA-256 of the event's bytes, in hex: the same content always has the same id."""
-        return hashlib.sha256(self.raw).hexdigest()
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "id", hashlib.sha256(self.raw).hexdigest())
 
     @property
     def party(self) -> str:
@@ -63,8 +63,18 @@ class Event:
         return self.actor.split("/", 1)[0]
 
     def signed_content(self) -> bytes:
-        """The canonical bytes the signature covers (the event without ``sig``)."""
-        obj = json.loads(self.raw)
+        """The canonical bytes the signature covers (the event without ``sig``).
+
+        In the canonical form the keys are sorted, so the entry ends ``,"sig":"<base64>","v":1}``
+        and dropping that member leaves the canonical form of the rest: no second
+        serialisation. Bytes of any other shape (never logged) are re-serialised.
+        """
+        raw = self.raw
+        start = raw.rfind(b',"sig":"')
+        end = raw.find(b'"', start + 8)
+        if start > 0 and raw[end:] == b'","v":1}':
+            return raw[:start] + raw[end + 1 :]
+        obj = json.loads(raw)
         del obj["sig"]
         return rfc8785.dumps(obj)
 
@@ -201,7 +211,7 @@ def read_event(raw: bytes) -> Event:
     try:
         env = _LOGGED.validate_json(raw)
         at = datetime.fromisoformat(env.at)
-        signature = base64.b64decode(env.sig, validate=True)
+        signature = binascii.a2b_base64(env.sig.encode(), strict_mode=True)
     except (ValidationError, ValueError):
         return parse_event(raw)
     if at.tzinfo is None or env.actor.count("/") != 1 or len(signature) != 64 or not env.actor:

@@ -63,8 +63,11 @@ class Figures(_Model):
     vehicles_registered: int
     seats_registered: int
     vehicles_dispatched: int
-    """Vehicles of movements that departed."""
+    """Distinct vehicles of movements that departed."""
+    trips_dispatched: int
+    """Vehicle trips: each departed movement counts each of its vehicles once."""
     seats_dispatched: int
+    """Seats offered on those trips (a vehicle sent twice offers its seats twice)."""
     seats_used: int
     """People who boarded a movement that departed."""
     incidents: dict[str, int]
@@ -133,7 +136,8 @@ def _figures(state: OperationState) -> Figures:
         vehicles_registered=len(state.vehicles),
         seats_registered=sum(v.seats for v in state.vehicles.values()),
         vehicles_dispatched=len(dispatched),
-        seats_dispatched=sum(state.vehicles[v].seats for v in dispatched),
+        trips_dispatched=sum(len(m.vehicles) for m in departed),
+        seats_dispatched=sum(state.vehicles[v].seats for m in departed for v in m.vehicles),
         seats_used=sum(1 for p in boarded if p.movement in departed_ids),
         incidents=dict(
             sorted(Counter(b.incident_kind for b, _, _ in state.incidents.values()).items())
@@ -208,7 +212,10 @@ def to_markdown(report: Report) -> str:
         f"| in transit | {f.in_transit} |",
         f"| unaccounted | {f.unaccounted} |",
         f"| destination changes | {f.destination_changes} |",
-        f"| vehicles registered / dispatched | {f.vehicles_registered} / {f.vehicles_dispatched} |",
+        (
+            "| vehicles registered / dispatched (trips) | "
+            f"{f.vehicles_registered} / {f.vehicles_dispatched} ({f.trips_dispatched}) |"
+        ),
         (
             "| seats registered / dispatched / used | "
             f"{f.seats_registered} / {f.seats_dispatched} / {f.seats_used} |"

@@ -144,6 +144,8 @@ class OperationState:
     """Party -> its witness verifier key string (C2SP type 0x04)."""
     cosignatures: dict[str, c.CheckpointCosigned] = field(default_factory=dict)
     """Party -> its latest recorded cosignature of a log checkpoint."""
+    aboard: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    """(movement, vehicle) -> the people who boarded it, in order (an index of ``persons``)."""
 
     def role(self, party: str) -> str | None:
         """The role a party joined with (the coordinator's is ``coordinator``)."""
@@ -157,7 +159,7 @@ class OperationState:
 
     def boarded_on(self, movement: str, vehicle: str) -> list[Person]:
         """People who boarded this vehicle of this movement (whatever happened after)."""
-        return [p for p in self.persons.values() if p.movement == movement and p.vehicle == vehicle]
+        return [self.persons[ref] for ref in self.aboard.get((movement, vehicle), ())]
 
     def apply(self, event: Event) -> None:  # noqa: C901, PLR0912, PLR0915 - a branch per kind
         """Fold one event in. The event must have passed ``rules.check`` against this state."""
@@ -250,6 +252,7 @@ class OperationState:
                 p = self.persons[b.person]
                 p.status, p.movement, p.vehicle = "boarded", b.movement, b.vehicle
                 p.stretcher, p.boarded_event = b.stretcher, eid
+                self.aboard.setdefault((b.movement, b.vehicle), []).append(b.person)
             case c.PersonLeftConvoy() | c.PersonArrived():
                 p = self.persons[b.person]
                 p.status = "arrived" if isinstance(b, c.PersonArrived) else "left-convoy"

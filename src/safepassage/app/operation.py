@@ -315,9 +315,13 @@ class Operation:
         size = self.log.size() if at is None else at
         if not 0 <= size <= self.log.size():
             raise StoreError(f"must be between 0 and the log size {self.log.size()}", field="--at")
-        state = OperationState()
-        for event in self.events(size):
-            state.apply(event)
+        if size == self.state.events:
+            state = self.state  # already folded from exactly these entries
+        else:
+            state = OperationState()
+            with _no_gc():
+                for event in self.events(size):
+                    state.apply(event)
         note = self.log.checkpoint(size)
         checkpoint = self.log.open_checkpoint(note)
         out = CheckpointOut(

@@ -70,8 +70,8 @@ rows = db.execute(
     "SELECT p.status, COALESCE(s.name, '-'), COUNT(*) FROM persons p"
     " LEFT JOIN sites s ON s.site = p.end_site GROUP BY 1, 2 ORDER BY 1, 2"
 ).fetchall()
-print("status        where            people")
+print(f"{'status':<13} {'where':<40} people")
 for status, where, count in rows:
-    print(f"{status:<13} {where:<16} {count:>6}")
+    print(f"{status:<13} {where:<40} {count:>6}")
 PY
 printf 'The demo operation is in %s (left open; its keys, demo-only, in %s/keys).\n' "$op" "$op"

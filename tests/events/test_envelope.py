@@ -177,3 +177,20 @@ def test_a_body_that_spells_a_signature_does_not_fool_the_signed_content() -> No
     del obj["sig"]
     assert e.signed_content() == rfc8785.dumps(obj)
     e.verify(PUBLIC)
+
+
+def test_a_signature_spelled_with_spare_bits_set_is_refused() -> None:
+    e = event()
+    obj = json.loads(e.raw)
+    sig = obj["sig"]
+    assert sig.endswith("==")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    last = alphabet.index(sig[-3])
+    obj["sig"] = sig[:-3] + alphabet[last ^ 1] + "=="  # same 64 bytes, another spelling
+    assert base64.b64decode(obj["sig"]) == e.signature
+    raw = rfc8785.dumps(obj)
+    for parse in (parse_event, read_event):
+        with pytest.raises(FormatError) as err:
+            parse(raw)
+        assert err.value.field == "sig"
+        assert "canonical base64" in err.value.reason

@@ -277,3 +277,54 @@ def test_a_batch_checks_every_signature_even_when_checked_in_parallel(tmp_dir: P
         assert refused.field == "sig"
         assert all(isinstance(a, Receipt) for a in answers[:13])
         assert forged.raw not in [raw for _, raw in op.log.store.iter_entries()]
+
+
+def test_a_batch_that_fails_midway_leaves_no_trace(
+    tmp_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from safepassage.operation.state import OperationState  # noqa: PLC0415
+
+    with new_operation(tmp_dir, EVENTS[:12]) as op:
+        before = copy.deepcopy(op.state)
+        real, calls = OperationState.apply, 0
+
+        def breaks(self: OperationState, event: Event) -> None:
+            nonlocal calls
+            calls += 1
+            if calls == 5:
+                raise RuntimeError("a bug in the fold")
+            real(self, event)
+
+        monkeypatch.setattr(OperationState, "apply", breaks)
+        with pytest.raises(RuntimeError, match="a bug"):
+            op.submit_events(EVENTS[12:])
+        monkeypatch.undo()
+        assert op.state == before
+        assert op.log.size() == 12
+        answers = op.submit_events(EVENTS[12:])
+        assert [a.index for a in answers if isinstance(a, Receipt)] == list(range(12, len(EVENTS)))
+
+
+def test_an_append_by_another_process_is_answered_with_the_logs_indices(tmp_dir: Path) -> None:
+    with new_operation(tmp_dir, EVENTS[:12]) as op, Operation.open(tmp_dir) as other:
+        other.submit_event(EVENTS[12])  # another process records one event meanwhile
+        answers = op.submit_events(EVENTS[13:20])
+        assert answers == [Receipt(i, EVENTS[i].id) for i in range(13, 20)]
+        assert op.state.events == 20
+        single = op.submit_event(EVENTS[20])
+        assert single == Receipt(20, EVENTS[20].id)
+        assert op.projections.position() == (21, op.log.store.root(21).hex())
+        kept = op.projections.dump()
+        op.rebuild()
+        assert op.projections.dump() == kept
+
+
+def test_a_projections_file_that_is_not_a_database_is_set_aside(tmp_dir: Path) -> None:
+    with new_operation(tmp_dir, EVENTS) as op:
+        expected = op.projections.dump()
+    for suffix in ("-wal", "-shm"):
+        (tmp_dir / (PROJECTIONS + suffix)).unlink(missing_ok=True)
+    (tmp_dir / PROJECTIONS).write_bytes(b"this is not a database" * 100)
+    with Operation.open(tmp_dir) as op:
+        assert op.projections.dump() == expected
+    assert (tmp_dir / (PROJECTIONS + ".damaged")).read_bytes().startswith(b"this is not")

@@ -86,7 +86,6 @@ class Operation:
         self.projections = projections
         self._ids = ids
         self._lock = threading.Lock()  # check, append and fold one event at a time
-        self._unprojected: list[tuple[int, Event]] = []
         self.keys = Keyring(self.directory / "keys")
 
     @classmethod
@@ -94,8 +93,9 @@ class Operation:
         directory = Path(directory)
         log = Log.create(directory / LOG_DIR, origin_for(operation))
         try:
-            projections = Projections.open(sqlite_url(directory / PROJECTIONS))
-            projections.apply(OperationState(), [], (0, log.store.root(0).hex()))
+            projections = _open_projections(directory)
+            # whatever a reused folder held is dropped: the tables reflect this empty log
+            projections.rebuild([], (0, log.store.root(0).hex()))
         except BaseException:
             log.close()
             raise
@@ -117,7 +117,7 @@ class Operation:
         directory = Path(directory)
         log = Log.open(directory / LOG_DIR)
         try:
-            projections = Projections.open(sqlite_url(directory / PROJECTIONS))
+            projections = _open_projections(directory)
         except BaseException:
             log.close()
             raise
@@ -166,10 +166,19 @@ class Operation:
             known = self._ids.get(event.id)
             if known is not None:
                 return Receipt(known, event.id, duplicate=True)
+            self._catch_up()
             rules.check(self.state, event)
+            expected = self.log.size()
             index = self.log.append(event.raw)
-            self.state.apply(event)
-            self._ids[event.id] = index
+            try:
+                if index != expected:
+                    raise _Diverged  # noqa: TRY301 - another process appended meanwhile
+                self.state.apply(event)
+                self._ids[event.id] = index
+            except BaseException:
+                self._refold()  # the state follows the log, whatever happened
+                if index == expected:
+                    raise
             self._project([(index, event)])
             return Receipt(index, event.id)
 
@@ -181,31 +190,39 @@ class Operation:
         Answers come in the order of ``events``.
         """
         with self._lock:
+            self._catch_up()
             first = self.log.size()
             accepted: list[tuple[int, Event]] = []
             answers: list[Receipt | SafepassageError] = []
-            verified = self._verify_signatures(events)
-            for event in events:
-                known = self._ids.get(event.id)
-                if known is not None:
-                    answers.append(Receipt(known, event.id, duplicate=True))
-                    continue
-                try:
-                    rules.check(self.state, event, verified_with=verified.get(event.id))
-                except SafepassageError as exc:
-                    answers.append(exc)
-                    continue
-                index = first + len(accepted)
-                self.state.apply(event)
-                self._ids[event.id] = index
-                accepted.append((index, event))
-                answers.append(Receipt(index, event.id))
+            try:
+                verified = self._verify_signatures(events)
+                for event in events:
+                    known = self._ids.get(event.id)
+                    if known is not None:
+                        answers.append(Receipt(known, event.id, duplicate=True))
+                        continue
+                    try:
+                        rules.check(self.state, event, verified_with=verified.get(event.id))
+                    except SafepassageError as exc:
+                        answers.append(exc)
+                        continue
+                    index = first + len(accepted)
+                    self.state.apply(event)
+                    self._ids[event.id] = index
+                    accepted.append((index, event))
+                    answers.append(Receipt(index, event.id))
+                if accepted and self.log.append_batch([e.raw for _, e in accepted]) != first:
+                    raise _Diverged  # noqa: TRY301 - another process appended meanwhile
+            except _Diverged:
+                self._refold()  # recorded, at other indices: answer with the log's
+                answers = [
+                    Receipt(self._ids[a.id], a.id, a.duplicate) if isinstance(a, Receipt) else a
+                    for a in answers
+                ]
+            except BaseException:
+                self._refold()  # the state took events the log did not: forget them
+                raise
             if accepted:
-                try:
-                    self.log.append_batch([event.raw for _, event in accepted])
-                except BaseException:
-                    self._refold()  # the state took events the log did not
-                    raise
                 self._project(accepted)
             return answers
 
@@ -240,19 +257,36 @@ class Operation:
             verified.update(part)
         return verified
 
-    def _project(self, entries: list[tuple[int, Event]]) -> None:
-        """Bring the projections up to the log. The event is recorded whatever happens here:
-        if the database refuses, the entries wait and go with the next event (or the next
-        open catches up), so the command still succeeds."""
-        self._unprojected.extend(entries)
-        size = self._unprojected[-1][0] + 1
+    def _project(self, appended: list[tuple[int, Event]]) -> None:
+        """Bring the projections up to the log, from wherever they stand.
+
+        The event is recorded whatever happens here: if the database refuses, the tables stay
+        behind and the next event (or the next open) catches them up from the log.
+        """
+        size = max(self.log.size(), appended[-1][0] + 1)
         try:
-            self.projections.apply(
-                self.state, self._unprojected, (size, self.log.store.root(size).hex())
-            )
+            at = self.projections.position()
+            if at is None or at[0] >= size:
+                return  # unreadable (the next open rebuilds), or already caught up elsewhere
+            start = at[0]
+            if start == appended[0][0]:
+                entries = list(appended)
+            else:
+                entries = list(log_events(self.log, size, start=start))
+            if entries and entries[-1][0] + 1 < size:
+                entries += log_events(self.log, size, start=entries[-1][0] + 1)
+            self.projections.apply(self.state, entries, (size, self.log.store.root(size).hex()))
         except SQLAlchemyError:
             return
-        self._unprojected.clear()
+
+    def _catch_up(self) -> None:
+        """Fold in what another process appended since: commands are checked against the log
+        as it is. (Two writers can still race between the check and the append; the index the
+        log answers shows it, and the state is then refolded. One writer per operation, the
+        server, is the intended set-up.)"""
+        for index, event in log_events(self.log, start=self.state.events):
+            self.state.apply(event)
+            self._ids[event.id] = index
 
     def _refold(self) -> None:
         self.state, self._ids = OperationState(), {}
@@ -268,7 +302,6 @@ class Operation:
             position = (size, self.log.store.root(size).hex())
             with _no_gc():
                 self.projections.rebuild(log_events(self.log, size), position, progress)
-            self._unprojected.clear()
             return position
 
     def events(self, end: int | None = None) -> Iterator[Event]:
@@ -315,13 +348,16 @@ class Operation:
         size = self.log.size() if at is None else at
         if not 0 <= size <= self.log.size():
             raise StoreError(f"must be between 0 and the log size {self.log.size()}", field="--at")
-        if size == self.state.events:
-            state = self.state  # already folded from exactly these entries
-        else:
-            state = OperationState()
-            with _no_gc():
-                for event in self.events(size):
-                    state.apply(event)
+        with self._lock:  # the state is not changed while the report reads it
+            if size == self.state.events:
+                return self._report(self.state, size)
+        state = OperationState()
+        with _no_gc():
+            for event in self.events(size):
+                state.apply(event)
+        return self._report(state, size)
+
+    def _report(self, state: OperationState, size: int) -> Report:
         note = self.log.checkpoint(size)
         checkpoint = self.log.open_checkpoint(note)
         out = CheckpointOut(
@@ -333,9 +369,25 @@ class Operation:
         return build_report(state, out)
 
 
-def log_events(log: Log, end: int | None = None) -> Iterator[tuple[int, Event]]:
+def _open_projections(directory: Path) -> Projections:
+    """The operation's query tables; a file that is not a usable database is only a cache of
+    the log, so it is set aside (``projections.db.damaged``) and made anew."""
+    path = directory / PROJECTIONS
+    try:
+        return Projections.open(sqlite_url(path))
+    except StoreError:
+        if not path.exists():
+            raise
+    for suffix in ("", "-wal", "-shm"):
+        damaged = path.with_name(path.name + suffix)
+        if damaged.exists():
+            damaged.replace(damaged.with_name(damaged.name + ".damaged"))
+    return Projections.open(sqlite_url(path))
+
+
+def log_events(log: Log, end: int | None = None, *, start: int = 0) -> Iterator[tuple[int, Event]]:
     """The log's entries as events, read on the fast path (they were checked when appended)."""
-    for index, raw in log.store.iter_entries(0, end):
+    for index, raw in log.store.iter_entries(start, end):
         yield index, read_event(raw)
 
 
@@ -385,6 +437,10 @@ def _noting(
     for index, event in entries:
         ids[event.id] = index
         yield index, event
+
+
+class _Diverged(Exception):  # noqa: N818 - an internal signal, never raised to a caller
+    """The log grew under us (another process appended): refold and answer from the log."""
 
 
 class WitnessState:

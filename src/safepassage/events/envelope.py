@@ -141,6 +141,9 @@ def _parse_header(obj: dict[str, Any]) -> tuple[datetime, str, bytes]:
         raise FormatError("is not base64", field="sig") from exc
     if len(signature) != 64:
         raise FormatError("must be a 64-byte Ed25519 signature", field="sig")
+    if base64.b64encode(signature).decode() != obj["sig"]:
+        # the last character carries 4 spare bits: 16 spellings of one signature, 16 ids
+        raise FormatError("is not in canonical base64 (spare bits must be zero)", field="sig")
     return at, actor, signature
 
 
@@ -215,6 +218,8 @@ def read_event(raw: bytes) -> Event:
     except (ValidationError, ValueError):
         return parse_event(raw)
     if at.tzinfo is None or env.actor.count("/") != 1 or len(signature) != 64 or not env.actor:
+        return parse_event(raw)
+    if base64.b64encode(signature).decode() != env.sig:
         return parse_event(raw)
     if not env.operation:
         return parse_event(raw)

@@ -328,3 +328,18 @@ def test_a_projections_file_that_is_not_a_database_is_set_aside(tmp_dir: Path) -
     with Operation.open(tmp_dir) as op:
         assert op.projections.dump() == expected
     assert (tmp_dir / (PROJECTIONS + ".damaged")).read_bytes().startswith(b"this is not")
+
+
+def test_a_damaged_file_is_told_apart_from_one_that_cannot_be_opened_now(tmp_path: Path) -> None:
+    from safepassage.errors import StoreError  # noqa: PLC0415
+    from safepassage.projections.store import DamagedProjectionsError  # noqa: PLC0415
+
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"not a database at all" * 100)
+    with pytest.raises(DamagedProjectionsError) as damaged:
+        Projections.open(sqlite_url(garbage))
+    assert damaged.value.field == "projections"
+    with pytest.raises(StoreError) as unreachable:
+        Projections.open(sqlite_url(tmp_path / "no-such-folder" / "p.db"))
+    assert not isinstance(unreachable.value, DamagedProjectionsError)
+    assert unreachable.value.field == "projections"

@@ -44,7 +44,12 @@ from safepassage.ledger.note import Verifier
 from safepassage.operation import rules
 from safepassage.operation.report import CheckpointOut, Report, build_report
 from safepassage.operation.state import OperationState
-from safepassage.projections.store import Position, Projections, sqlite_url
+from safepassage.projections.store import (
+    DamagedProjectionsError,
+    Position,
+    Projections,
+    sqlite_url,
+)
 
 __all__ = ["Operation", "Receipt"]
 
@@ -375,7 +380,7 @@ def _open_projections(directory: Path) -> Projections:
     path = directory / PROJECTIONS
     try:
         return Projections.open(sqlite_url(path))
-    except StoreError:
+    except DamagedProjectionsError:
         if not path.exists():
             raise
     for suffix in ("", "-wal", "-shm"):

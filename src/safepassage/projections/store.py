@@ -19,7 +19,7 @@ from typing import Any, Self
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, Table, create_engine, delete, event, insert, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
 
 from safepassage.errors import StoreError
 from safepassage.events.envelope import Event
@@ -35,7 +35,7 @@ from safepassage.operation.projection import (
 from safepassage.operation.state import OperationState
 from safepassage.projections.schema import TABLES, events, metadata, projection_state
 
-__all__ = ["Position", "Projections", "sqlite_url"]
+__all__ = ["DamagedProjectionsError", "Position", "Projections", "sqlite_url"]
 
 Position = tuple[int, str]
 """(log size, root hex) the tables reflect."""
@@ -67,6 +67,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:  # noqa: AN
     cursor.close()
 
 
+class DamagedProjectionsError(StoreError):
+    """The projections' file is not a database the driver can read (not merely locked)."""
+
+
 def _sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
@@ -87,6 +91,15 @@ class Projections:
         try:
             with engine.begin() as connection:
                 command.upgrade(_alembic(connection), "head")
+        except (DatabaseError, OperationalError) as exc:
+            engine.dispose()
+            if isinstance(exc, OperationalError):  # locked, no space, no permission: transient
+                raise StoreError(
+                    f"cannot open the projections: {exc.orig}", field="projections"
+                ) from exc
+            raise DamagedProjectionsError(
+                f"not a usable database: {exc.orig}", field="projections"
+            ) from exc
         except SQLAlchemyError as exc:
             engine.dispose()
             raise StoreError(f"cannot open the projections: {exc}", field="projections") from exc

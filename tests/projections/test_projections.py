@@ -343,3 +343,12 @@ def test_a_damaged_file_is_told_apart_from_one_that_cannot_be_opened_now(tmp_pat
         Projections.open(sqlite_url(tmp_path / "no-such-folder" / "p.db"))
     assert not isinstance(unreachable.value, DamagedProjectionsError)
     assert unreachable.value.field == "projections"
+
+
+def test_an_event_another_process_recorded_is_a_duplicate_not_a_second_entry(
+    tmp_dir: Path,
+) -> None:
+    with new_operation(tmp_dir, EVENTS[:12]) as op, Operation.open(tmp_dir) as other:
+        other.submit_event(EVENTS[12])
+        assert op.submit_event(EVENTS[12]) == Receipt(12, EVENTS[12].id, duplicate=True)
+        assert op.log.size() == 13

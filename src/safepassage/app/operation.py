@@ -167,25 +167,10 @@ class Operation:
 
     def submit_event(self, event: Event) -> Receipt:
         """Check, append and fold an event signed by its actor; idempotent by event id."""
-        with self._lock:
-            known = self._ids.get(event.id)
-            if known is not None:
-                return Receipt(known, event.id, duplicate=True)
-            self._catch_up()
-            rules.check(self.state, event)
-            expected = self.log.size()
-            index = self.log.append(event.raw)
-            try:
-                if index != expected:
-                    raise _Diverged  # noqa: TRY301 - another process appended meanwhile
-                self.state.apply(event)
-                self._ids[event.id] = index
-            except BaseException:
-                self._refold()  # the state follows the log, whatever happened
-                if index == expected:
-                    raise
-            self._project([(index, event)])
-            return Receipt(index, event.id)
+        (answer,) = self.submit_events([event])
+        if isinstance(answer, SafepassageError):
+            raise answer
+        return answer
 
     def submit_events(self, events: Sequence[Event]) -> list[Receipt | SafepassageError]:
         """Submit many events at once (a device syncing its queue): one durable commit.

@@ -140,7 +140,7 @@ class Projections:
         entities = list(dict.fromkeys(e for _, event in entries for e in touched(event)))
         with self.engine.begin() as connection:
             if entries:
-                connection.execute(insert(events), [event_row(i, ev) for i, ev in entries])
+                _bulk_insert(connection, events, [event_row(i, ev) for i, ev in entries])
             self._replace(connection, state, entities)
             self._set_position(connection, position)
 
@@ -202,8 +202,7 @@ class Projections:
             for table, rows in entity_rows(state, entity).items():
                 inserts.setdefault(table, []).extend(rows)
         for table, rows in inserts.items():
-            if rows:
-                connection.execute(insert(TABLES[table]), rows)
+            _bulk_insert(connection, TABLES[table], rows)
 
     @staticmethod
     def _set_position(connection: Connection, position: Position) -> None:
@@ -213,7 +212,7 @@ class Projections:
 
 
 def _bulk_insert(connection: Connection, table: Table, rows: list[Row]) -> None:
-    """Insert many rows straight through the driver's ``executemany``: the rebuild's hot path.
+    """Insert rows straight through the driver's ``executemany``: every insert of the tables.
 
     The statement is compiled once for the dialect, and values go through each column type's
     own bind processing (times to UTC and the dialect's form), without the per-row work a Core

@@ -352,3 +352,117 @@ def test_an_event_another_process_recorded_is_a_duplicate_not_a_second_entry(
         other.submit_event(EVENTS[12])
         assert op.submit_event(EVENTS[12]) == Receipt(12, EVENTS[12].id, duplicate=True)
         assert op.log.size() == 13
+
+
+# --- the rebuild beside the old file, with a helper process for the events table -----------
+
+
+def _parallel(monkeypatch: pytest.MonkeyPatch) -> None:
+    from safepassage.projections import store  # noqa: PLC0415
+
+    monkeypatch.setattr(store, "PARALLEL_FROM", 0)  # the helper process for any log
+
+
+def test_a_rebuild_with_the_helper_process_gives_the_kept_tables(
+    tmp_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _parallel(monkeypatch)
+    with new_operation(tmp_dir, EVENTS) as op:
+        kept = op.projections.dump()
+        op.rebuild()
+        assert op.projections.dump() == kept
+    with Operation.open(tmp_dir, rebuild=True) as op:
+        assert op.projections.dump() == kept
+    assert sorted(p.name for p in tmp_dir.iterdir() if p.name.startswith(PROJECTIONS)) in (
+        [PROJECTIONS],
+        [PROJECTIONS, PROJECTIONS + "-shm", PROJECTIONS + "-wal"],
+    )  # no half-built file left beside it
+
+
+def test_the_events_row_read_from_bytes_is_the_one_read_from_the_event() -> None:
+    from safepassage.operation.projection import event_row, logged_event_row  # noqa: PLC0415
+
+    for index, event in enumerate(EVENTS):
+        assert logged_event_row(index, event.raw) == event_row(index, event), event.kind
+
+
+def test_a_failing_helper_process_is_one_error_and_the_old_tables_stay(
+    tmp_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from safepassage.app import operation  # noqa: PLC0415
+    from safepassage.errors import StoreError  # noqa: PLC0415
+
+    _parallel(monkeypatch)
+    with new_operation(tmp_dir, EVENTS) as op:
+        before = op.projections.dump()
+        # the helper reads a log file that is not there: it fails in its own process
+        monkeypatch.setattr(operation, "DB_FILE", "no-such-log.db")
+        with pytest.raises(StoreError) as failed:
+            op.rebuild()
+        assert failed.value.field == "projections"
+        assert "helper process" in str(failed.value)
+        assert "no-such-log.db" in str(failed.value)  # the helper's own one-line reason
+        assert op.projections.dump() == before
+    assert not (tmp_dir / (PROJECTIONS + ".rebuild")).exists()
+
+
+def test_an_interrupted_rebuild_stops_its_helper_and_leaves_the_old_tables(
+    tmp_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from safepassage.operation.state import OperationState  # noqa: PLC0415
+
+    _parallel(monkeypatch)
+    with new_operation(tmp_dir, EVENTS) as op:
+        before = op.projections.dump()
+        real, calls = OperationState.apply, 0
+
+        def interrupted(self: OperationState, event: Event) -> None:
+            nonlocal calls
+            calls += 1
+            if calls == 30:
+                raise KeyboardInterrupt  # Ctrl-C while the helper writes the events table
+            real(self, event)
+
+        monkeypatch.setattr(OperationState, "apply", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            op.rebuild()
+        monkeypatch.undo()
+        assert op.projections.dump() == before
+    assert not (tmp_dir / (PROJECTIONS + ".rebuild")).exists()
+
+
+def test_an_operation_follows_a_rebuild_made_by_another_process(tmp_dir: Path) -> None:
+    with new_operation(tmp_dir, EVENTS[:40]) as op:
+        with Operation.open(tmp_dir) as other:
+            other.rebuild()  # renames a new file over the one `op` has open
+        for event in EVENTS[40:]:
+            op.submit_event(event)
+        kept = op.projections.dump()
+        with sqlite3.connect(tmp_dir / PROJECTIONS) as db:  # the file now at that name
+            (size,) = db.execute("SELECT log_size FROM projection_state").fetchone()
+        assert size == len(EVENTS)  # not written to the file the rename replaced
+    with Operation.open(tmp_dir, rebuild=True) as fresh:
+        assert fresh.projections.dump() == kept
+
+
+def test_tables_of_the_first_migration_are_migrated_and_rebuilt(tmp_dir: Path) -> None:
+    from alembic import command  # noqa: PLC0415
+
+    from safepassage.projections.store import _alembic  # noqa: PLC0415
+
+    with new_operation(tmp_dir, EVENTS) as op:
+        kept = op.projections.dump()
+        with op.projections.engine.begin() as conn:
+            command.downgrade(_alembic(conn), "0001")  # as a file made before 0002 was
+    with Operation.open(tmp_dir) as op:
+        assert op.projections.dump() == kept
+        with op.projections.engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+
+
+def test_a_naive_time_is_never_stored() -> None:
+    from safepassage.projections.store import _sqlite_utc_text  # noqa: PLC0415
+
+    with pytest.raises(ValueError, match="time zone"):
+        _sqlite_utc_text(datetime(2022, 5, 6, 15, 35))  # noqa: DTZ001 - the point of the test
+    assert _sqlite_utc_text(datetime(2022, 5, 6, 15, 35, tzinfo=UTC)) == "2022-05-06 15:35:00+00:00"

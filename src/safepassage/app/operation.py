@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import gc
 import json
 import os
@@ -39,13 +40,15 @@ from safepassage.events.envelope import Event, read_event, sign_event
 from safepassage.ledger import merkle
 from safepassage.ledger.checkpoint import Checkpoint, open_checkpoint
 from safepassage.ledger.checkpoint import cosign as cosign_note
-from safepassage.ledger.log import Log
+from safepassage.ledger.log import DB_FILE, Log
 from safepassage.ledger.note import Verifier
+from safepassage.ledger.sqlite import SqliteLogStore
 from safepassage.operation import rules
 from safepassage.operation.report import CheckpointOut, Report, build_report
 from safepassage.operation.state import OperationState
 from safepassage.projections.store import (
     DamagedProjectionsError,
+    EntryReader,
     Position,
     Projections,
     sqlite_url,
@@ -291,7 +294,9 @@ class Operation:
             size = self.log.size()
             position = (size, self.log.store.root(size).hex())
             with _no_gc():
-                self.projections.rebuild(log_events(self.log, size), position, progress)
+                self.projections.rebuild(
+                    log_events(self.log, size), position, progress, reader=_reader(self.log, size)
+                )
             return position
 
     def events(self, end: int | None = None) -> Iterator[Event]:
@@ -375,10 +380,36 @@ def _open_projections(directory: Path) -> Projections:
     return Projections.open(sqlite_url(path))
 
 
-def log_events(log: Log, end: int | None = None, *, start: int = 0) -> Iterator[tuple[int, Event]]:
-    """The log's entries as events, read on the fast path (they were checked when appended)."""
+def log_events(
+    log: Log,
+    end: int | None = None,
+    *,
+    start: int = 0,
+    ids: dict[str, int] | None = None,
+) -> Iterator[tuple[int, Event]]:
+    """The log's entries as events, read on the fast path (they were checked when appended);
+    each event's index is noted in ``ids`` by id if given (what makes submission idempotent)."""
+    if ids is None:
+        for index, raw in log.store.iter_entries(start, end):
+            yield index, read_event(raw)
+        return
     for index, raw in log.store.iter_entries(start, end):
-        yield index, read_event(raw)
+        event = read_event(raw)
+        ids[event.id] = index
+        yield index, event
+
+
+def _reader(log: Log, end: int) -> EntryReader:
+    """The first ``end`` entries again, for a helper process (it opens the file read-only)."""
+    return functools.partial(_read_logged, log.directory / DB_FILE, end)
+
+
+def _read_logged(path: Path, end: int) -> Iterator[tuple[int, bytes]]:
+    store = SqliteLogStore.open(path, readonly=True)
+    try:
+        yield from store.iter_entries(0, end)
+    finally:
+        store.close()
 
 
 @contextlib.contextmanager
@@ -406,9 +437,10 @@ def _fold_and_project(  # noqa: PLR0913, PLR0917 - what open() found, handed ove
     up from entry ``behind`` on."""
     size = position[0]
     if behind < 0:
-        return projections.rebuild(_noting(log_events(log, size), ids), position, progress)
+        entries = log_events(log, size, ids=ids)
+        return projections.rebuild(entries, position, progress, reader=_reader(log, size))
     state, missed = OperationState(), []
-    for index, event in _noting(log_events(log, size), ids):
+    for index, event in log_events(log, size, ids=ids):
         state.apply(event)
         if index >= behind:
             missed.append((index, event))
@@ -416,17 +448,10 @@ def _fold_and_project(  # noqa: PLR0913, PLR0917 - what open() found, handed ove
         try:
             projections.apply(state, missed, position)
         except SQLAlchemyError:  # damaged tables: drop them and start again
-            projections.rebuild(log_events(log, size), position, progress)
+            projections.rebuild(
+                log_events(log, size), position, progress, reader=_reader(log, size)
+            )
     return state
-
-
-def _noting(
-    entries: Iterator[tuple[int, Event]], ids: dict[str, int]
-) -> Iterator[tuple[int, Event]]:
-    """Pass ``entries`` on, noting each event's index by id (what makes submission idempotent)."""
-    for index, event in entries:
-        ids[event.id] = index
-        yield index, event
 
 
 class _Diverged(Exception):  # noqa: N818 - an internal signal, never raised to a caller

@@ -207,9 +207,11 @@ class SqliteLogStore(LogStore):
         args: tuple[int, ...] = (start,)
         if end is not None:
             sql, args = sql + " AND idx < ?", (start, end)
-        with _guard():
-            for idx, data in self._reader().execute(sql + " ORDER BY idx", args):
-                yield int(idx), bytes(data)
+        with _guard():  # rows are already (int, bytes): the CAST makes a blob of any data
+            # a loop, not ``yield from``: closing this generator must not close the cursor
+            # (the database may be closed by then)
+            for row in self._reader().execute(sql + " ORDER BY idx", args):  # noqa: UP028
+                yield row
 
     def nodes(self, ids: Sequence[merkle.NodeId]) -> dict[merkle.NodeId, bytes]:
         with _guard():

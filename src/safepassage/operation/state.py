@@ -165,7 +165,35 @@ class OperationState:
         """Fold one event in. The event must have passed ``rules.check`` against this state."""
         b, eid = event.body, event.id
         self.events += 1
-        match b:
+        match b:  # the most frequent kinds first: a match tries its cases in order
+            case c.HeadcountAttested():
+                self.movements[b.movement].attestations.append(
+                    Attestation(event.party, b.vehicle, b.site, b.headcount, event.at, eid)
+                )
+            case c.PersonRegistered():
+                self.persons[b.person] = Person(
+                    ref=b.person,
+                    household=b.household,
+                    site=b.site,
+                    age_band=b.age_band,
+                    sex=b.sex,
+                    needs=tuple(b.needs),
+                    destination=b.destination,
+                    registered_event=eid,
+                )
+            case c.PersonBoarded():
+                p = self.persons[b.person]
+                p.status, p.movement, p.vehicle = "boarded", b.movement, b.vehicle
+                p.stretcher, p.boarded_event = b.stretcher, eid
+                self.aboard.setdefault((b.movement, b.vehicle), []).append(b.person)
+            case c.PersonLeftConvoy() | c.PersonArrived():
+                p = self.persons[b.person]
+                p.status = "arrived" if isinstance(b, c.PersonArrived) else "left-convoy"
+                p.end_site, p.end_event = b.site, eid
+            case c.CheckpointPassed():
+                self.movements[b.movement].passages.append(
+                    Passage(b.vehicle, b.site, b.headcount, event.at, eid)
+                )
             case c.OperationOpened():
                 self.operation, self.name, self.coordinator = b.operation, b.name, b.coordinator
                 self.coordinator_name = b.coordinator_name
@@ -225,38 +253,10 @@ class OperationState:
                 m = self.movements[b.movement]
                 m.status, m.departed_at, m.departure_event = "departed", event.at, eid
                 m.responses_before_departure = len(m.responses)
-            case c.CheckpointPassed():
-                self.movements[b.movement].passages.append(
-                    Passage(b.vehicle, b.site, b.headcount, event.at, eid)
-                )
-            case c.HeadcountAttested():
-                self.movements[b.movement].attestations.append(
-                    Attestation(event.party, b.vehicle, b.site, b.headcount, event.at, eid)
-                )
-            case c.PersonRegistered():
-                self.persons[b.person] = Person(
-                    ref=b.person,
-                    household=b.household,
-                    site=b.site,
-                    age_band=b.age_band,
-                    sex=b.sex,
-                    needs=tuple(b.needs),
-                    destination=b.destination,
-                    registered_event=eid,
-                )
             case c.PersonDestinationChanged():
                 p = self.persons[b.person]
                 p.destination = b.destination
                 p.destination_events.append(eid)
-            case c.PersonBoarded():
-                p = self.persons[b.person]
-                p.status, p.movement, p.vehicle = "boarded", b.movement, b.vehicle
-                p.stretcher, p.boarded_event = b.stretcher, eid
-                self.aboard.setdefault((b.movement, b.vehicle), []).append(b.person)
-            case c.PersonLeftConvoy() | c.PersonArrived():
-                p = self.persons[b.person]
-                p.status = "arrived" if isinstance(b, c.PersonArrived) else "left-convoy"
-                p.end_site, p.end_event = b.site, eid
             case c.IncidentReported():
                 self.incidents[b.incident] = (b, event.party, eid)
             case c.CheckpointCosigned():

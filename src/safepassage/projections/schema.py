@@ -63,11 +63,12 @@ events = Table(
     "events",
     metadata,
     Column("idx", Integer, primary_key=True, autoincrement=False),
-    Column("id", EventId, nullable=False, unique=True),
+    Column("id", EventId, nullable=False),
     Column("kind", String(40), nullable=False),
     Column("actor", String(127), nullable=False),
     Column("party", Slug, nullable=False),
     Column("at", UtcDateTime, nullable=False),
+    Index("ix_events_id", "id", unique=True),  # a rebuild drops it while loading (see store)
 )
 
 operation = Table(

@@ -12,14 +12,35 @@ comes from the log, not from here); any SQLAlchemy URL works, PostgreSQL include
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import operator
+import os
+import pickle
+import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, Table, create_engine, delete, event, insert, select
+from sqlalchemy import (
+    Connection,
+    Dialect,
+    Engine,
+    Table,
+    create_engine,
+    delete,
+    event,
+    insert,
+    select,
+)
 from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
+from sqlalchemy.pool import NullPool
+from sqlalchemy.types import TypeEngine
 
 from safepassage.errors import StoreError
 from safepassage.events.envelope import Event
@@ -30,12 +51,28 @@ from safepassage.operation.projection import (
     all_entities,
     entity_rows,
     event_row,
+    logged_event_row,
     touched,
 )
 from safepassage.operation.state import OperationState
-from safepassage.projections.schema import TABLES, events, metadata, projection_state
+from safepassage.projections.schema import (
+    TABLES,
+    UtcDateTime,
+    events,
+    metadata,
+    projection_state,
+)
 
-__all__ = ["DamagedProjectionsError", "Position", "Projections", "sqlite_url"]
+__all__ = [
+    "PARALLEL_FROM",
+    "DamagedProjectionsError",
+    "EntryReader",
+    "Position",
+    "Projections",
+    "sqlite_url",
+]
+
+_T = TypeVar("_T")
 
 Position = tuple[int, str]
 """(log size, root hex) the tables reflect."""
@@ -80,6 +117,28 @@ class Projections:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        database = engine.url.database if engine.dialect.name == "sqlite" else None
+        self.path: Path | None = None if database in {None, "", ":memory:"} else Path(database)
+        """The SQLite file, or ``None`` for a server database (or an in-memory one)."""
+        self._inode = self._file_inode()
+
+    def _file_inode(self) -> int | None:
+        if self.path is None:
+            return None
+        try:
+            return self.path.stat().st_ino
+        except FileNotFoundError:
+            return None
+
+    def reconnect(self) -> None:
+        """Let go of open connections: the next ones open the file now at ``path``."""
+        self.engine.dispose()
+        self._inode = self._file_inode()
+
+    def _follow_rebuilds(self) -> None:
+        """Another process may have rebuilt the file and renamed it in: follow it."""
+        if self.path is not None and self._file_inode() != self._inode:
+            self.reconnect()
 
     @classmethod
     def open(cls, url: str) -> Self:
@@ -116,6 +175,7 @@ class Projections:
 
     def position(self) -> Position | None:
         """What the tables reflect, or ``None`` if they were never filled or are unreadable."""
+        self._follow_rebuilds()
         try:
             with self.engine.connect() as connection:
                 row = connection.execute(
@@ -137,6 +197,7 @@ class Projections:
         what ``state`` now says. ``entries`` may be the one event just appended or every entry
         the tables missed: either way the result is the rows of ``state``.
         """
+        self._follow_rebuilds()
         entities = list(dict.fromkeys(e for _, event in entries for e in touched(event)))
         with self.engine.begin() as connection:
             if entries:
@@ -149,37 +210,59 @@ class Projections:
         entries: Iterable[tuple[int, Event]],
         position: Position,
         progress: Progress | None = None,
+        *,
+        reader: EntryReader | None = None,
     ) -> OperationState:
         """Drop every table, recreate them by migration, and fill them from ``entries``.
 
-        One transaction (SQLite's DDL is transactional too): interrupted, it leaves the tables
-        as they were.
+        Interrupted, it leaves the tables as they were. A SQLite file is rebuilt beside the old
+        one and swapped in by a rename; with ``reader`` (a picklable callable that yields the
+        same entries in another process) and a large log, a second process writes the
+        ``events`` table while this one folds the state. Elsewhere (PostgreSQL) the rebuild is
+        one transaction, DDL included.
 
         Returns the state folded from ``entries`` (the log, in order, trusted as logged).
         """
-        state = OperationState()
+        path = self.path
+        if path is None:
+            return self._rebuild_in_place(entries, position, progress)
+        building = path.with_name(path.name + ".rebuild")
+        _unlink_database(building)
+        helper = None
+        try:
+            if reader is not None and position[0] >= PARALLEL_FROM:
+                helper = _start_event_rows(building, reader)
+                state = _fold(entries, progress)
+                _join(helper)
+                helper = None
+                with _building_engine(building) as engine, engine.begin() as connection:
+                    _fill_entities(connection, state, position)
+            else:
+                with _building_engine(building) as engine, engine.begin() as connection:
+                    command.upgrade(_alembic(connection), "head")
+                    state = _fill_events(connection, entries, progress)
+                    _fill_entities(connection, state, position)
+            _swap(building, path, self)
+        except BaseException:
+            if helper is not None:
+                _stop(helper)
+            _unlink_database(building)
+            raise
+        return state
+
+    def _rebuild_in_place(
+        self,
+        entries: Iterable[tuple[int, Event]],
+        position: Position,
+        progress: Progress | None,
+    ) -> OperationState:
         with self.engine.begin() as connection:
             # drop whatever is there (tables may be damaged or half gone), then migrate anew
             metadata.drop_all(connection, checkfirst=True)
             connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
             command.upgrade(_alembic(connection), "head")
-            done = 0
-            for batch in _batches(entries):
-                rows: list[Row] = []
-                for index, ev in batch:
-                    state.apply(ev)
-                    rows.append(event_row(index, ev))
-                _bulk_insert(connection, events, rows)
-                done += len(batch)
-                if progress is not None:
-                    progress(done)
-            by_table: dict[str, list[Row]] = {}
-            for entity in all_entities(state):
-                for table, table_rows in entity_rows(state, entity).items():
-                    by_table.setdefault(table, []).extend(table_rows)
-            for table, table_rows in by_table.items():
-                _bulk_insert(connection, TABLES[table], table_rows)
-            self._set_position(connection, position)
+            state = _fill_events(connection, entries, progress)
+            _fill_entities(connection, state, position)
         return state
 
     def dump(self) -> dict[str, list[tuple[Any, ...]]]:
@@ -222,23 +305,48 @@ def _bulk_insert(connection: Connection, table: Table, rows: list[Row]) -> None:
         return
     columns = list(rows[0])
     compiled = insert(table).compile(dialect=connection.dialect, column_keys=columns)
-    processors = {n: table.c[n].type.bind_processor(connection.dialect) for n in columns}
-    process = [(n, p) for n, p in processors.items() if p is not None]
-    prepared: list[dict[str, Any]] = []
-    for row in rows:
-        values = dict(row)
-        for name, p in process:
-            values[name] = p(values[name])
-        prepared.append(values)
-    if compiled.positional:
-        order = compiled.positiontup or []
-        connection.exec_driver_sql(str(compiled), [tuple(v[n] for n in order) for v in prepared])
+    order = list(compiled.positiontup or []) if compiled.positional else columns
+    sqlite = connection.dialect.name == "sqlite"
+    process = [
+        (position, p)
+        for position, name in enumerate(order)
+        if (p := _processor(table.c[name].type, connection.dialect, sqlite=sqlite)) is not None
+    ]
+    if len(order) == 1:
+        values: list[Any] = [[row[order[0]]] for row in rows]
     else:
-        connection.exec_driver_sql(str(compiled), prepared)
+        pick = operator.itemgetter(*order)
+        values = [list(pick(row)) for row in rows] if process else [pick(row) for row in rows]
+    for position, p in process:
+        for value in values:
+            value[position] = p(value[position])
+    if not compiled.positional:
+        values = [dict(zip(order, value, strict=True)) for value in values]
+    elif process or len(order) == 1:
+        values = [tuple(value) for value in values]
+    connection.exec_driver_sql(str(compiled), values)
 
 
-def _batches(entries: Iterable[tuple[int, Event]]) -> Iterator[list[tuple[int, Event]]]:
-    batch: list[tuple[int, Event]] = []
+def _processor(
+    type_: TypeEngine[Any], dialect: Dialect, *, sqlite: bool
+) -> Callable[[Any], Any] | None:
+    if sqlite and isinstance(type_, UtcDateTime):
+        return _sqlite_utc_text
+    return type_.bind_processor(dialect)
+
+
+def _sqlite_utc_text(value: datetime | None) -> str | None:
+    """What ``UtcDateTime`` and the sqlite3 module together store, in one step: the UTC time
+    in ISO form (``2022-05-06 15:35:00+00:00``), read back by the same column type."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("a naive time cannot be stored; it must carry a time zone")
+    return value.astimezone(UTC).isoformat(" ")
+
+
+def _batches(entries: Iterable[_T]) -> Iterator[list[_T]]:
+    batch: list[_T] = []
     for entry in entries:
         batch.append(entry)
         if len(batch) >= _BATCH:
@@ -246,3 +354,164 @@ def _batches(entries: Iterable[tuple[int, Event]]) -> Iterator[list[tuple[int, E
             batch = []
     if batch:
         yield batch
+
+
+EntryReader = Callable[[], Iterable[tuple[int, bytes]]]
+"""Yields the log's entries' bytes again, in another process (a picklable callable)."""
+
+PARALLEL_FROM = 50_000
+"""From this many entries on, a rebuild writes the ``events`` table in a second process."""
+
+
+def _fold(entries: Iterable[tuple[int, Event]], progress: Progress | None) -> OperationState:
+    state = OperationState()
+    apply = state.apply
+    done = 0
+    for done, (_, ev) in enumerate(entries, 1):
+        apply(ev)
+        if progress is not None and not done % _BATCH:
+            progress(done)
+    if progress is not None:
+        progress(done)
+    return state
+
+
+def _fill_events(
+    connection: Connection,
+    entries: Iterable[tuple[int, Event]],
+    progress: Progress | None,
+) -> OperationState:
+    """Insert the ``events`` rows of ``entries`` and fold them into a state."""
+    state = OperationState()
+    done = 0
+    for batch in _batches(entries):
+        for _, ev in batch:
+            state.apply(ev)
+        _bulk_insert(connection, events, [event_row(index, ev) for index, ev in batch])
+        done += len(batch)
+        if progress is not None:
+            progress(done)
+    return state
+
+
+def _fill_entities(connection: Connection, state: OperationState, position: Position) -> None:
+    by_table: dict[str, list[Row]] = {}
+    for entity in all_entities(state):
+        for table, table_rows in entity_rows(state, entity).items():
+            by_table.setdefault(table, []).extend(table_rows)
+    for table, table_rows in by_table.items():
+        _bulk_insert(connection, TABLES[table], table_rows)
+    Projections._set_position(connection, position)  # noqa: SLF001 - same module
+
+
+def _write_event_rows(building: Path, reader: EntryReader) -> None:
+    """In the helper process: migrate the new file and write its ``events`` table."""
+    with _building_engine(building) as engine, engine.begin() as connection:
+        command.upgrade(_alembic(connection), "head")
+        # one sort at the end costs far less than inserting random hashes into the index
+        (by_id,) = (index for index in events.indexes if index.name == "ix_events_id")
+        by_id.drop(connection)
+        for batch in _batches(reader()):
+            _bulk_insert(connection, events, [logged_event_row(i, raw) for i, raw in batch])
+        by_id.create(connection)
+    _fsync(building)  # while the other process still folds: less left to sync at the swap
+
+
+def _helper_main() -> None:
+    gc.disable()  # it only streams rows: nothing lives long enough to need collecting
+    """The helper process's entry: ``(building, reader)`` arrive pickled on its stdin."""
+    building, reader = pickle.load(sys.stdin.buffer)  # noqa: S301 - from our own parent
+    try:
+        _write_event_rows(building, reader)
+    except Exception as exc:  # noqa: BLE001 - reported to the parent as one line
+        sys.stderr.write(f"{type(exc).__name__}: {exc}\n")
+        sys.exit(1)
+
+
+def _start_event_rows(building: Path, reader: EntryReader) -> subprocess.Popen[bytes]:
+    # a fresh interpreter (not fork: the parent has threads; not multiprocessing's spawn: it
+    # re-imports the caller's main module)
+    helper = subprocess.Popen(
+        [sys.executable, "-c", "from safepassage.projections.store import _helper_main as m; m()"],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert helper.stdin is not None
+    helper.stdin.write(pickle.dumps((building, reader)))
+    helper.stdin.close()
+    return helper
+
+
+def _join(helper: subprocess.Popen[bytes]) -> None:
+    assert helper.stderr is not None
+    with helper.stderr:
+        err = helper.stderr.read()  # until the helper exits (it writes only on failure)
+    if helper.wait() != 0:
+        said = err.decode(errors="replace").strip().splitlines()
+        raise StoreError(
+            "writing the events table failed in the helper process"
+            f" (exit {helper.returncode}): {said[-1] if said else 'no message'}",
+            field="projections",
+        )
+
+
+def _stop(helper: subprocess.Popen[bytes]) -> None:
+    helper.kill()
+    helper.wait()
+    if helper.stderr is not None:
+        helper.stderr.close()
+
+
+@contextlib.contextmanager
+def _building_engine(path: Path) -> Iterator[Engine]:
+    """An engine on a file being built: no journal, no syncs (a crash leaves only a file that
+    is deleted and begun again); ``_swap`` syncs it once, whole, before it counts."""
+    engine = create_engine(sqlite_url(path), poolclass=NullPool)
+
+    def pragmas(dbapi_connection: Any, _record: object) -> None:  # noqa: ANN401 - DB-API
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=OFF")
+        cursor.execute("PRAGMA synchronous=OFF")
+        cursor.execute("PRAGMA cache_size=-262144")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    event.listen(engine, "connect", pragmas)
+    event.listen(engine, "begin", _sqlite_begin)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def _swap(building: Path, path: Path, projections: Projections) -> None:
+    """Make the built file the projections: synced, then renamed over the old one.
+
+    The old file's WAL and shared-memory files belong to the old file: they are removed
+    before anyone opens the new one (a WAL applied to another database corrupts it).
+    """
+    with sqlite3.connect(building, isolation_level=None) as db:
+        db.execute("PRAGMA journal_mode=WAL")  # recorded in the file: every reader uses WAL
+    db.close()
+    _fsync(building)
+    projections.engine.dispose()
+    building.replace(path)
+    for suffix in ("-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+    projections.reconnect()
+
+
+def _fsync(path: Path) -> None:
+    with path.open("rb+") as f:
+        os.fsync(f.fileno())
+
+
+def _unlink_database(path: Path) -> None:
+    for suffix in ("", "-journal", "-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)

@@ -16,6 +16,7 @@ from safepassage.vault.crypto import (
     WrappedDataKey,
     commitment,
     open_record,
+    seal_person_key,
     seal_record,
 )
 
@@ -31,6 +32,9 @@ def test_a_passphrase_unwraps_the_data_key_and_a_wrong_one_does_not() -> None:
     key = DataKey.generate()
     wrapped = key.wrap_with_passphrase("correct horse battery staple", **FAST)
     assert key.key not in wrapped.sealed
+    assert DataKey.unwrap(wrapped, passphrase="correct horse battery staple").public_key() == (
+        key.public_key()
+    )
     assert DataKey.unwrap(wrapped, passphrase="correct horse battery staple") == key
     with pytest.raises(SignatureError) as err:
         DataKey.unwrap(wrapped, passphrase="correct horse battery stapler")
@@ -78,7 +82,8 @@ def test_a_record_opens_only_for_its_own_person_and_operation() -> None:
     for operation, ref in [("op", "P-000002"), ("other-op", "P-000001")]:
         with pytest.raises(SignatureError):
             open_record(operation, ref, person_key, sealed)
-    sealed_key = key.seal_person_key("op", "P-000001", person_key)
+    sealed_key = seal_person_key(key.public_key(), "op", "P-000001", person_key)
+    assert person_key not in sealed_key
     assert key.open_person_key("op", "P-000001", sealed_key) == person_key
     with pytest.raises(SignatureError):
         key.open_person_key("op", "P-000002", sealed_key)  # a key moved to another person

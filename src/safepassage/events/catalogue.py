@@ -347,6 +347,16 @@ class PersonArrived(Body):
     site: Slug
 
 
+class PersonRecordErased(Body):
+    kind = "person.record.erased"
+    summary = (
+        "A person's personal data is erased from the vault (its key destroyed); the facts stay."
+    )
+    person: Reference
+    reason: Text
+    """Why, for the record (e.g. the retention period ended, the person asked)."""
+
+
 # --- incidents and the log itself ---------------------------------------------------------
 
 
@@ -398,6 +408,7 @@ KINDS: dict[str, type[Body]] = {
         PersonBoarded,
         PersonLeftConvoy,
         PersonArrived,
+        PersonRecordErased,
         IncidentReported,
         CheckpointCosigned,
     )

@@ -140,6 +140,8 @@ def touched(event: Event) -> list[Entity]:  # noqa: C901, PLR0911, PLR0912 - a c
             return [("incident", b.incident)]
         case c.CheckpointCosigned():
             return [("cosignature", event.party)]
+        case c.PersonRecordErased():
+            return []  # no table shows whether a record is still held
         case _ if isinstance(b, _MOVEMENT_EVENTS):
             return [("movement", b.movement)]
         case _ if isinstance(b, _PERSON_EVENTS):

@@ -49,6 +49,7 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "person.boarded": STAFF,
     "person.left-convoy": STAFF,
     "person.arrived": STAFF,
+    "person.record.erased": STAFF,
     "incident.reported": ANY,
     "checkpoint.cosigned": ANY,
 }
@@ -73,7 +74,11 @@ def _check_author(state: OperationState, event: Event, verified_with: bytes | No
         _verify(event, base64.b64decode(event.body.key.public_key))
         return
     _need(state.operation is not None, "kind", "the operation has not been opened")
-    _need(not state.closed, "kind", "the operation is closed: nothing more is recorded")
+    _need(
+        not state.closed or isinstance(event.body, c.PersonRecordErased),  # data outlives it
+        "kind",
+        "the operation is closed: nothing more is recorded",
+    )
     _need(
         event.operation == state.operation,
         "operation",
@@ -338,6 +343,15 @@ def _left_or_arrived(
         _site(state, b.site, "body.site", "reception")
 
 
+def _record_erased(state: OperationState, b: c.PersonRecordErased, e: Event) -> None:
+    _person(state, b.person)
+    _need(
+        state.persons[b.person].erased_event is None,
+        "body.person",
+        f"the record of person {b.person!r} is already erased",
+    )
+
+
 def _incident(state: OperationState, b: c.IncidentReported, e: Event) -> None:
     _unique(state.incidents, b.incident, "body.incident", "incident")  # type: ignore[arg-type]
     if b.site is not None:
@@ -391,6 +405,7 @@ _CHECKS: dict[type[c.Body], Callable[[OperationState, c.Body, Event], None]] = {
     c.PersonBoarded: _boarded,  # type: ignore[dict-item]
     c.PersonLeftConvoy: _left_or_arrived,  # type: ignore[dict-item]
     c.PersonArrived: _left_or_arrived,  # type: ignore[dict-item]
+    c.PersonRecordErased: _record_erased,  # type: ignore[dict-item]
     c.IncidentReported: _incident,  # type: ignore[dict-item]
     c.CheckpointCosigned: _nothing,
 }

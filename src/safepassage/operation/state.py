@@ -117,6 +117,8 @@ class Person:
     boarded_event: str | None = None
     end_site: str | None = None
     end_event: str | None = None
+    erased_event: str | None = None
+    """The ``person.record.erased`` event, once their personal data is destroyed."""
 
 
 @dataclass
@@ -257,6 +259,8 @@ class OperationState:
                 p = self.persons[b.person]
                 p.destination = b.destination
                 p.destination_events.append(eid)
+            case c.PersonRecordErased():
+                self.persons[b.person].erased_event = eid
             case c.IncidentReported():
                 self.incidents[b.incident] = (b, event.party, eid)
             case c.CheckpointCosigned():

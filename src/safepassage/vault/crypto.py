@@ -1,19 +1,22 @@
 """The vault's cryptography: data key, per-person keys, sealed records, commitments. No I/O.
 
-* The operation's **data key** (32 random bytes) is never stored in plaintext: it is wrapped
-  (AES-256-GCM) under a key-encryption key derived from a passphrase with scrypt (memory-hard,
-  2^17 x 8 x 128 bytes = 128 MiB per guess), or taken from a key file the coordinator keeps
-  outside the operation's folder. ``WrappedDataKey`` is what is stored.
+* The operation's **data key** is an X25519 private key (32 random bytes). It is never stored in
+  plaintext: it is wrapped (AES-256-GCM) under a key-encryption key derived from a passphrase
+  with scrypt (memory-hard, 2^17 x 8 x 128 bytes = 128 MiB per guess), or taken from a key file
+  the coordinator keeps outside the operation's folder. ``WrappedDataKey`` is what is stored,
+  beside the data key's *public* half.
 * Each **person** has their own key (32 random bytes). Their record is sealed with AES-256-GCM
-  under it; the person key is sealed under the data key. Destroying a person's sealed key
-  (crypto-shredding) makes their record unreadable for good, whoever holds the data key.
+  under it; the person key is sealed to the data key's public half with HPKE (RFC 9180:
+  X25519, HKDF-SHA256, AES-256-GCM). So a registrar, or an import, can seal a record without
+  being able to open any: only the holder of the passphrase or key file can. Destroying a
+  person's sealed key (crypto-shredding) makes their record unreadable for good.
 * The log holds only the pseudonymous reference and a **commitment**: HMAC-SHA256, keyed by a
   random salt kept sealed with the record, over the record's canonical JSON (RFC 8785). The
   evacuee's receipt carries the salt, so they (and only they) can show which record it was.
 
-Every ciphertext is bound to where it belongs with AES-GCM's associated data (the operation, the
-person's reference and what the bytes are), so sealed bytes moved to another person or another
-operation do not open.
+Every ciphertext is bound to where it belongs (AES-GCM's associated data, HPKE's ``info``: the
+operation, the person's reference and what the bytes are), so sealed bytes moved to another
+person or another operation do not open.
 """
 
 from __future__ import annotations
@@ -28,7 +31,9 @@ from typing import Any, Literal
 
 import rfc8785
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from safepassage.errors import FormatError, SignatureError
@@ -41,6 +46,7 @@ __all__ = [
     "open_record",
     "open_sealed",
     "seal",
+    "seal_person_key",
     "seal_record",
 ]
 
@@ -192,11 +198,34 @@ class DataKey:
 
     # --- per person ---------------------------------------------------------------------------
 
-    def seal_person_key(self, operation: str, ref: str, person_key: bytes) -> bytes:
-        return seal(self.key, person_key, _context(operation, ref, "person key"))
+    def public_key(self) -> bytes:
+        """The data key's public half: what seals person keys (stored in plaintext)."""
+        return X25519PrivateKey.from_private_bytes(self.key).public_key().public_bytes_raw()
 
     def open_person_key(self, operation: str, ref: str, sealed: bytes) -> bytes:
-        return open_sealed(self.key, sealed, _context(operation, ref, "person key"))
+        """A person's key, sealed to this data key by ``seal_person_key``."""
+        try:
+            return _HPKE.decrypt(
+                sealed,
+                X25519PrivateKey.from_private_bytes(self.key),
+                info=_context(operation, ref, "person key"),
+            )
+        except (InvalidTag, ValueError) as exc:
+            raise SignatureError("does not open with this key (wrong key, or altered)") from exc
+
+
+_HPKE = Suite(KEM.X25519, KDF.HKDF_SHA256, AEAD.AES_256_GCM)
+
+
+def seal_person_key(public_key: bytes, operation: str, ref: str, person_key: bytes) -> bytes:
+    """Seal a person's key to the data key's public half (no secret needed to do so)."""
+    if len(public_key) != KEY_BYTES:
+        raise FormatError(f"must be {KEY_BYTES} bytes", field="vault public key")
+    return _HPKE.encrypt(
+        person_key,
+        X25519PublicKey.from_public_bytes(public_key),
+        info=_context(operation, ref, "person key"),
+    )
 
 
 def _context(operation: str, ref: str, what: str) -> bytes:

@@ -1,0 +1,225 @@
+"""Registering people with their personal data, reading it back, erasing it.
+
+The one path from a registration to the record: the personal data is sealed into the vault
+(pending), the ``person.registered`` event carrying only the reference and the commitment goes
+through ``Operation.submit_events`` (rules, signature, log), and the vault record is then held
+or, if the event was refused, deleted. A crash in between is settled on the next command, so a
+registration is never half-recorded: vault and log both have it, or neither does.
+
+Who may open a record: actors of the coordinating or a facilitating party (``STAFF``), with the
+vault unlocked; each opening is recorded in the vault with its stated purpose.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from safepassage.app.operation import Operation, Receipt
+from safepassage.errors import RuleError, SafepassageError
+from safepassage.events.catalogue import PersonRecordErased, PersonRegistered, parse_body
+from safepassage.events.envelope import Event, sign_event
+from safepassage.vault.crypto import DataKey
+from safepassage.vault.store import PersonalData, Sealed, Vault
+
+__all__ = [
+    "AlreadyImported",
+    "NewPerson",
+    "Registered",
+    "erase_person",
+    "new_reference",
+    "read_person",
+    "register_people",
+]
+
+STAFF = frozenset({"coordinator", "facilitator"})
+
+
+@dataclass(frozen=True)
+class NewPerson:
+    """A registration: non-identifying attributes for the log, personal data for the vault."""
+
+    household: str
+    site: str
+    age_band: str
+    sex: str
+    destination: str
+    data: PersonalData
+    needs: tuple[str, ...] = ()
+    submission_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Registered:
+    ref: str
+    receipt: Receipt
+    salt: bytes
+    """The commitment's salt: printed on the evacuee's receipt, kept sealed in the vault."""
+
+
+@dataclass(frozen=True)
+class AlreadyImported:
+    """A submission the vault already holds (an intake file imported twice)."""
+
+    submission_id: str
+    ref: str
+
+
+def new_reference() -> str:
+    """A pseudonymous reference: 60 random bits, unguessable, nothing derived from the person."""
+    return "P-" + base64.b32encode(os.urandom(10)).decode().rstrip("=")[:12]
+
+
+def register_people(
+    op: Operation,
+    vault: Vault,
+    people: Sequence[NewPerson],
+    *,
+    actor: str,
+    at: datetime,
+) -> list[Registered | AlreadyImported | SafepassageError]:
+    """Register ``people`` in one batch; an answer per person, in order.
+
+    A person whose submission id the vault already holds is answered ``AlreadyImported``; one
+    whose event the rules refuse gets the error (field, reason) and leaves nothing behind.
+    """
+    settle(op, vault)
+    _staff(op, actor)
+    known = vault.submissions(p.submission_id for p in people if p.submission_id)
+    taken = vault.refs() | set(op.state.persons)
+    answers: list[Registered | AlreadyImported | SafepassageError | None] = []
+    sealed: list[Sealed] = []
+    events: list[Event] = []
+    key = op.keys.actor(actor)
+    for person in people:
+        if person.submission_id and person.submission_id in known:
+            answers.append(AlreadyImported(person.submission_id, known[person.submission_id]))
+            continue
+        ref = new_reference()
+        while ref in taken:
+            ref = new_reference()
+        taken.add(ref)
+        item = vault.seal(ref, person.data, person.submission_id)
+        try:
+            body = parse_body(
+                PersonRegistered.kind,
+                {
+                    "person": ref,
+                    "household": person.household,
+                    "site": person.site,
+                    "age_band": person.age_band,
+                    "sex": person.sex,
+                    "needs": list(person.needs),
+                    "destination": person.destination,
+                    "consent": True,
+                    "commitment": item.commitment,
+                },
+            )
+        except SafepassageError as exc:
+            answers.append(exc)
+            continue
+        if person.submission_id:
+            known[person.submission_id] = ref  # a repeat later in the same batch
+        sealed.append(item)
+        events.append(sign_event(operation=op.state.operation or "", at=at, actor=actor,
+                                 body=body, key=key))  # fmt: skip
+        answers.append(None)
+    vault.put_pending(sealed)
+    try:
+        results = op.submit_events(events)
+    except BaseException:
+        logged = op.state.persons  # refolded from the log when a batch fails
+        vault.confirm(
+            [s.ref for s in sealed if s.ref in logged],
+            [s.ref for s in sealed if s.ref not in logged],
+        )
+        raise
+    held = [s.ref for s, r in zip(sealed, results, strict=True) if isinstance(r, Receipt)]
+    vault.confirm(held, [s.ref for s, r in zip(sealed, results, strict=True)
+                         if not isinstance(r, Receipt)])  # fmt: skip
+    out = iter(zip(sealed, results, strict=True))
+    final: list[Registered | AlreadyImported | SafepassageError] = []
+    for answer in answers:
+        if answer is not None:
+            final.append(answer)
+            continue
+        item, result = next(out)
+        final.append(Registered(item.ref, result, item.salt) if isinstance(result, Receipt)
+                     else result)  # fmt: skip
+    return final
+
+
+def settle(op: Operation, vault: Vault, now: datetime | None = None) -> None:
+    """Resolve pending records and unfinished erasures against the log."""
+    persons = op.state.persons
+    vault.settle(
+        lambda ref: ref in persons,
+        lambda ref: ref in persons and persons[ref].erased_event is not None,
+        now,
+    )
+
+
+def read_person(  # noqa: PLR0913 - who, what, why: each a keyword
+    op: Operation,
+    vault: Vault,
+    key: DataKey,
+    ref: str,
+    *,
+    actor: str,
+    purpose: str,
+    action: Literal["show", "receipt"] = "show",
+) -> tuple[PersonalData, bytes]:
+    """A person's data (and commitment salt), for a staff actor, recorded with its purpose."""
+    settle(op, vault)
+    _staff(op, actor)
+    if ref not in op.state.persons:
+        raise RuleError(f"unknown person {ref!r}", field="ref")
+    return vault.read(key, ref, actor=actor, purpose=purpose, action=action)
+
+
+def erase_person(  # noqa: PLR0913 - who, what, why: each a keyword
+    op: Operation,
+    vault: Vault,
+    key: DataKey,
+    ref: str,
+    *,
+    actor: str,
+    reason: str,
+    at: datetime,
+) -> Receipt:
+    """Record the erasure in the log, then destroy the person's key and record.
+
+    The unlocked data key is asked for as proof of authority, not to decrypt anything. The log
+    comes first: a crash after it leaves a record that the next command shreds (``settle``).
+    """
+    settle(op, vault)
+    _staff(op, actor)
+    if key.public_key() != vault.public_key:
+        raise RuleError("is not this vault's data key", field="vault key")
+    body = parse_body(PersonRecordErased.kind, {"person": ref, "reason": reason})
+    event = sign_event(
+        operation=op.state.operation or "", at=at, actor=actor, body=body, key=op.keys.actor(actor)
+    )
+    receipt = op.submit_event(event)
+    vault.shred(ref, actor=actor, reason=reason)
+    return receipt
+
+
+def _staff(op: Operation, actor: str) -> None:
+    """Only actors of the coordinating or a facilitating party handle personal data."""
+    known = op.state.actors.get(actor)
+    if known is None:
+        raise RuleError(f"{actor} has no registered key", field="actor")
+    if known.revoked:
+        raise RuleError(f"{actor}'s key was revoked", field="actor")
+    role = op.state.role(known.party)
+    if role not in STAFF:
+        raise RuleError(
+            f"{actor} acts for {known.party} ({role}): only the coordinator's and facilitators' "
+            "actors handle personal data",
+            field="actor",
+        )

@@ -1,0 +1,221 @@
+"""The vault with a real operation: register, read with a purpose, erase, settle crashes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from safepassage.app.demo import run_demo
+from safepassage.app.operation import Operation, Receipt
+from safepassage.app.persons import (
+    AlreadyImported,
+    NewPerson,
+    Registered,
+    erase_person,
+    read_person,
+    register_people,
+)
+from safepassage.errors import FormatError, RuleError, SignatureError, StoreError
+from safepassage.vault.crypto import commitment
+from safepassage.vault.schema import metadata
+from safepassage.vault.store import PersonalData, Vault
+
+FAST = {"n": 2**10, "r": 8, "p": 1}
+AT = datetime(2022, 5, 1, 9, 0, tzinfo=UTC)
+REGISTRAR = "icrc/registrar-1"
+COORDINATOR = "un-ocha/coordinator"
+
+
+@pytest.fixture(scope="module")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("template") / "azovstal"
+    run_demo(directory).close()
+    return directory
+
+
+@pytest.fixture
+def op_dir(demo_template: Path, tmp_path: Path) -> Path:
+    directory = tmp_path / "azovstal"
+    shutil.copytree(demo_template, directory)
+    return directory
+
+
+@pytest.fixture
+def opened(op_dir: Path) -> Iterator[tuple[Operation, Vault]]:
+    with Operation.open(op_dir) as op:
+        vault = Vault.create(
+            op_dir, op.state.operation or "", passphrase="pass phrase", scrypt=FAST
+        )
+        with vault:
+            yield op, vault
+
+
+def person(
+    name: str, *, destination: str = "zaporizhzhia", submission: str | None = None
+) -> NewPerson:
+    return NewPerson(
+        household="H-canary-1",
+        site="azovstal",
+        age_band="18-59",
+        sex="female",
+        destination=destination,
+        data=PersonalData(name, "CANARY-FAMILY", "1980-02-03", "CANARY-DOC-42", "+380 1", None),
+        submission_id=submission,
+    )
+
+
+def test_the_vault_migrations_create_exactly_the_declared_tables(
+    opened: tuple[Operation, Vault],
+) -> None:
+    _, vault = opened
+    with vault.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+
+
+def test_a_registration_puts_data_in_the_vault_and_only_a_commitment_in_the_log(
+    opened: tuple[Operation, Vault],
+) -> None:
+    op, vault = opened
+    size = op.log.size()
+    [answer] = register_people(op, vault, [person("CANARY-GIVEN-1")], actor=REGISTRAR, at=AT)
+    assert isinstance(answer, Registered)
+    assert op.log.size() == size + 1
+    registered = op.state.persons[answer.ref]
+    assert registered.destination == "zaporizhzhia"
+    raw = b"".join(r for _, r in op.log.store.iter_entries(size))
+    assert b"CANARY" not in raw.replace(b"H-canary-1", b"")
+    key = vault.unlock(passphrase="pass phrase")
+    data, salt = read_person(op, vault, key, answer.ref, actor=COORDINATOR, purpose="tracing")
+    assert data.given_name == "CANARY-GIVEN-1"
+    assert salt == answer.salt
+    event_commitment = [e for e in op.events() if e.kind == "person.registered"][-1].body
+    assert event_commitment.commitment == commitment(salt, data.committed(answer.ref))  # type: ignore[attr-defined]
+    [access] = vault.accesses(answer.ref)
+    assert (access.actor, access.action, access.purpose) == (COORDINATOR, "show", "tracing")
+
+
+def test_only_staff_actors_open_a_record_and_each_opening_is_recorded(
+    opened: tuple[Operation, Vault],
+) -> None:
+    op, vault = opened
+    [answer] = register_people(op, vault, [person("CANARY-GIVEN-2")], actor=REGISTRAR, at=AT)
+    assert isinstance(answer, Registered)
+    key = vault.unlock(passphrase="pass phrase")
+    for outsider in ("russia/liaison", "ukraine/liaison"):
+        with pytest.raises(RuleError) as err:
+            read_person(op, vault, key, answer.ref, actor=outsider, purpose="curiosity")
+        assert err.value.field == "actor"
+        assert "only the coordinator's and facilitators'" in err.value.reason
+    with pytest.raises(FormatError) as why:
+        read_person(op, vault, key, answer.ref, actor=COORDINATOR, purpose="  ")
+    assert why.value.field == "purpose"
+    assert vault.accesses(answer.ref) == []  # refused openings decrypted nothing
+
+
+def test_a_wrong_passphrase_or_key_file_opens_nothing(op_dir: Path) -> None:
+    with Operation.open(op_dir) as op:
+        Vault.create(op_dir, op.state.operation or "", passphrase="right", scrypt=FAST).close()
+    with Vault.open(op_dir) as vault:
+        with pytest.raises(SignatureError) as err:
+            vault.unlock(passphrase="wrong")
+        assert err.value.field == "passphrase"
+        with pytest.raises(FormatError) as missing:
+            vault.unlock(key_file=os.urandom(32))
+        assert missing.value.field == "passphrase"
+
+
+def test_an_operation_without_a_vault_says_so(op_dir: Path) -> None:
+    with pytest.raises(StoreError) as err:
+        Vault.open(op_dir)
+    assert err.value.field == "vault"
+    assert "vault init" in err.value.reason
+
+
+def test_a_refused_registration_leaves_nothing_in_the_vault(
+    opened: tuple[Operation, Vault],
+) -> None:
+    op, vault = opened
+    before, size = vault.refs(), op.log.size()
+    good, bad = person("CANARY-GIVEN-3"), person("CANARY-GIVEN-4", destination="azovstal")
+    answers = register_people(op, vault, [good, bad], actor=REGISTRAR, at=AT)
+    assert isinstance(answers[0], Registered)
+    assert isinstance(answers[1], RuleError)
+    assert answers[1].field == "body.destination"
+    assert vault.refs() == before | {answers[0].ref}
+    assert op.log.size() == size + 1
+
+
+def test_a_submission_is_imported_once(opened: tuple[Operation, Vault]) -> None:
+    op, vault = opened
+    first = register_people(
+        op, vault, [person("A-CANARY", submission="uuid:1")], actor=REGISTRAR, at=AT
+    )
+    again = register_people(
+        op,
+        vault,
+        [person("A-CANARY", submission="uuid:1"), person("B-CANARY", submission="uuid:2"),
+         person("B-CANARY", submission="uuid:2")],
+        actor=REGISTRAR,
+        at=AT,
+    )  # fmt: skip
+    assert isinstance(first[0], Registered)
+    assert again[0] == AlreadyImported("uuid:1", first[0].ref)
+    assert isinstance(again[1], Registered)
+    assert again[2] == AlreadyImported("uuid:2", again[1].ref)
+
+
+def test_a_party_liaison_cannot_register(opened: tuple[Operation, Vault]) -> None:
+    op, vault = opened
+    with pytest.raises(RuleError) as err:
+        register_people(op, vault, [person("X-CANARY")], actor="russia/liaison", at=AT)
+    assert err.value.field == "actor"
+
+
+def test_erasure_shreds_the_record_keeps_the_figures_and_is_an_event(
+    opened: tuple[Operation, Vault], op_dir: Path
+) -> None:
+    op, vault = opened
+    [answer] = register_people(op, vault, [person("CANARY-ERASE-ME")], actor=REGISTRAR, at=AT)
+    assert isinstance(answer, Registered)
+    figures = op.report().figures
+    key = vault.unlock(passphrase="pass phrase")
+    receipt = erase_person(
+        op, vault, key, answer.ref, actor=COORDINATOR, reason="the person asked", at=AT
+    )
+    assert isinstance(receipt, Receipt)
+    assert op.state.persons[answer.ref].erased_event is not None
+    assert op.report().figures == figures
+    with pytest.raises(StoreError) as gone:
+        read_person(op, vault, key, answer.ref, actor=COORDINATOR, purpose="tracing")
+    assert "erased" in gone.value.reason
+    assert [a.action for a in vault.accesses(answer.ref)] == ["erase"]
+    with pytest.raises(RuleError) as twice:
+        erase_person(op, vault, key, answer.ref, actor=COORDINATOR, reason="again", at=AT)
+    assert twice.value.field == "body.person"
+    db = op_dir / "vault" / "vault.db"
+    with sqlite3.connect(db) as conn:
+        row = conn.execute(
+            "SELECT sealed_key, sealed_record FROM records WHERE ref = ?", (answer.ref,)
+        ).fetchone()
+    assert row == (None, None)
+    assert not (op_dir / "vault" / "vault.db-wal").exists() or (
+        (op_dir / "vault" / "vault.db-wal").stat().st_size == 0
+    )
+
+
+def test_a_crash_between_vault_and_log_is_settled(opened: tuple[Operation, Vault]) -> None:
+    op, vault = opened
+    orphan = vault.seal("P-ORPHAN0001", PersonalData("CANARY-ORPHAN", "X"))
+    vault.put_pending([orphan], at=datetime(2022, 1, 1, tzinfo=UTC))  # then the process died
+    [answer] = register_people(op, vault, [person("CANARY-GIVEN-5")], actor=REGISTRAR, at=AT)
+    assert isinstance(answer, Registered)
+    assert vault.status("P-ORPHAN0001") is None  # dropped: its event never reached the log
+    assert vault.status(answer.ref) == "held"

@@ -130,19 +130,23 @@ class Tour:
     Substituted, as a reader would: KEY is the verifier key the tour's ``log init`` printed;
     the entry files the tour appends are written first; and the proof file its
     ``log verify-proof`` reads is what its ``log prove`` printed (or where a ``> FILE`` on the
-    prove line sends it).
+    prove line sends it); REF is the reference its ``person register`` printed.
     """
 
     def __init__(self, capsys: pytest.CaptureFixture[str]) -> None:
         self.capsys = capsys
         self.key: str | None = None
         self.proof: str | None = None
+        self.ref: str | None = None
         self.ran: list[str] = []
 
     def prepare(self, line: str, argv: list[str], command: str) -> list[str]:
         if "KEY" in argv:
             assert self.key is not None, f"{line!r} needs KEY before 'log init' printed one"
             argv = [self.key if word == "KEY" else word for word in argv]
+        if "REF" in argv:
+            assert self.ref is not None, f"{line!r} needs REF before 'person register' printed one"
+            argv = [self.ref if word == "REF" else word for word in argv]
         if command == "log append":
             for name in argv[4:]:
                 if name != "-" and not Path(name).exists():
@@ -177,6 +181,8 @@ class Tour:
             assert out.strip() == self.key
         elif command == "log prove":
             self.proof = out
+        elif command == "person register":
+            self.ref = out.strip().splitlines()[-1]
         elif command in {"log verify-proof", "verify"}:
             assert out.startswith("ok: "), out
 

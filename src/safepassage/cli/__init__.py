@@ -13,6 +13,7 @@ import typer
 from safepassage import __version__
 from safepassage.cli import log as log_commands
 from safepassage.cli import operation as operation_commands
+from safepassage.cli import person as person_commands
 from safepassage.cli import verify as verify_command
 from safepassage.cli._output import fail
 from safepassage.errors import SafepassageError, VerificationError
@@ -32,6 +33,8 @@ app.command("report")(operation_commands.report)
 app.command("rebuild")(operation_commands.rebuild)
 app.add_typer(operation_commands.checkpoint_app, name="checkpoint")
 app.command("demo")(operation_commands.demo)
+app.add_typer(person_commands.vault_app, name="vault")
+app.add_typer(person_commands.person_app, name="person")
 
 
 def _version(value: bool) -> None:

@@ -74,4 +74,21 @@ print(f"{'status':<13} {'where':<40} people")
 for status, where, count in rows:
     print(f"{status:<13} {where:<40} {count:>6}")
 PY
+step "7. Personal data stays in the vault: the log and the lists hold references only"
+first=$(safepassage person list "$op" --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["ref"])')
+run safepassage person list "$op" --format json | python3 -c 'import json,sys; p=json.load(sys.stdin); print(len(p), "people listed; first:", json.dumps(p[0]))'
+run safepassage person show "$op" "$first" --actor un-ocha/coordinator --purpose "demo: family tracing" --key-file "$op/keys/vault.key"
+set +e
+run safepassage person show "$op" "$first" --actor russia/liaison --purpose "curiosity" --key-file "$op/keys/vault.key"
+set -e
+run safepassage import registrations "$op" docs/examples/registrations.csv --actor icrc/registrar-1 --site azovstal
+
+step "8. An evacuee's receipt (PDF + QR), checked offline with the operation's public keys"
+run safepassage receipt make "$op" "$first" --stage arrival --actor icrc/registrar-1 --key-file "$op/keys/vault.key" --out "$out/receipts"
+run safepassage receipt keys "$op" --out "$out/public-keys.json"
+run safepassage receipt verify "$out/receipts/receipt-$first-arrival.png" --keys "$out/public-keys.json"
+
+step "9. What is published: small cells suppressed (1-4 people as <5, complements withheld as x)"
+run safepassage export figures "$op" --format csv --at 325
+
 printf 'The demo operation is in %s (left open; its keys, demo-only, in %s/keys).\n' "$op" "$op"

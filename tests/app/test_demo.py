@@ -122,3 +122,27 @@ def test_removed_or_reordered_events_are_named(
         capsys.readouterr()
         assert main(["verify", str(copy)]) == 1
         assert f"entry {first_bad}" in capsys.readouterr().err
+
+
+def test_the_demo_people_are_in_its_vault_and_open_with_its_key_file(demo: Path) -> None:
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from safepassage.app.demo import DEMO_VAULT_KEY  # noqa: PLC0415
+    from safepassage.app.persons import read_person  # noqa: PLC0415
+    from safepassage.vault.crypto import commitment  # noqa: PLC0415
+    from safepassage.vault.store import Vault  # noqa: PLC0415
+
+    with Operation.open(demo) as op, Vault.open(demo) as vault:
+        assert vault.refs() == set(op.state.persons)
+        key = vault.unlock(key_file=(demo / DEMO_VAULT_KEY).read_bytes())
+        ref = min(op.state.persons)
+        data, salt = read_person(op, vault, key, ref, actor="icrc/registrar-1", purpose="test")
+        registered = next(
+            e
+            for e in op.events()
+            if e.kind == "person.registered" and e.body.person == ref  # type: ignore[attr-defined]
+        )
+        assert registered.body.commitment == commitment(salt, data.committed(ref))  # type: ignore[attr-defined]
+        assert data.given_name
+        assert data.birth_date is not None
+        assert datetime.fromisoformat(data.birth_date).replace(tzinfo=UTC).year < 2022

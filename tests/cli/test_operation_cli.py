@@ -31,9 +31,40 @@ def test_report_json_follows_the_schema_fields(
     code, out, _ = run(capsys, "report", str(demo), "--format", "json")
     assert code == 0
     report = json.loads(out)
-    assert set(report) == {"operation", "checkpoint", "figures", "notifications", "alerts"}
+    assert set(report) == {
+        "disclosure",
+        "operation",
+        "checkpoint",
+        "figures",
+        "notifications",
+        "alerts",
+    }
+    assert report["disclosure"] == "exact"
     assert report["figures"]["boarded"] == 101
     assert report["checkpoint"]["size"] == 460
+
+
+def test_public_report_is_the_same_shape_with_small_counts_suppressed(
+    demo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # at 325 entries a few people have left the convoy at Bezimenne, the rest are in transit
+    code, out, _ = run(capsys, "report", str(demo), "--at", "325", "--format", "json")
+    assert code == 0
+    exact = json.loads(out)
+    code, out, _ = run(capsys, "report", str(demo), "--at", "325", "--format", "json", "--public")
+    assert code == 0
+    public = json.loads(out)
+    assert set(public) == set(exact)
+    assert public["disclosure"] == "public"
+    bezimenne = "Bezimenne temporary accommodation point"
+    assert 1 <= exact["figures"]["left_convoy"][bezimenne] <= 4
+    assert public["figures"]["left_convoy"] == {bezimenne: "<5"}
+    assert public["figures"]["in_transit"] == "x"  # else boarded - in transit gives it away
+    assert public["figures"]["boarded"] == exact["figures"]["boarded"] == 101
+    code, out, _ = run(capsys, "report", str(demo), "--at", "325", "--public")
+    assert code == 0
+    assert "| left the convoy (by their recorded choice) | <5 at Bezimenne" in out
+    assert "| in transit | x |" in out
 
 
 def test_report_at_an_earlier_size_is_the_operation_as_it_was(

@@ -79,7 +79,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "person.boarded": {"person": "p-000001", "movement": "convoy-1", "vehicle": "bus-01"},
     "person.left-convoy": {"person": "p-000001", "movement": "convoy-1", "site": "bezimenne"},
     "person.arrived": {"person": "p-000001", "movement": "convoy-1", "site": "zaporizhzhia"},
-    "person.record.erased": {"person": "P-000001", "reason": "the retention period ended"},
+    "person.record.erased": {"person": "P-000001", "reason": "retention-ended"},
     "incident.reported": {
         "incident": "i1",
         "incident_kind": "delay",

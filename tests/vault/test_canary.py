@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -61,6 +62,7 @@ def test_no_canary_anywhere_under_the_operation_or_in_any_message(
 ) -> None:
     op_dir = tmp_path / "azovstal"
     shutil.copytree(template, op_dir)
+    shutil.rmtree(op_dir / "vault")  # the demo's own vault: these tests make theirs
     key_file = tmp_path / "vault.key"
     assert main(["vault", "init", str(op_dir), "--key-file", str(key_file)]) == 0
     messages: list[str] = []
@@ -80,6 +82,11 @@ def test_no_canary_anywhere_under_the_operation_or_in_any_message(
     assert len(refs) == 20
     assert len(messages) == 3
     capsys.readouterr()
+    with sqlite3.connect(op_dir / "vault" / "vault.db") as db:  # what erasing must destroy
+        shredded = db.execute(
+            "SELECT sealed_key, sealed_record FROM records WHERE ref = ?", (refs[1],)
+        ).fetchone()
+    db.close()
     other_key = tmp_path / "other.key"
     other_key.write_bytes(os.urandom(32))
     runs = [
@@ -91,19 +98,24 @@ def test_no_canary_anywhere_under_the_operation_or_in_any_message(
         ["person", "show", str(op_dir), refs[0], "--actor", "un-ocha/coordinator",
          "--purpose", "x", "--key-file", str(other_key)],
         ["person", "erase", str(op_dir), refs[1], "--actor", "un-ocha/coordinator",
-         "--reason", "asked", "--key-file", str(key_file)],
+         "--reason", "person-request", "--key-file", str(key_file)],
         ["verify", str(op_dir)],
     ]  # fmt: skip
     for argv in runs:
         main(argv)
         out, err = capsys.readouterr()
         messages += [out, err]
-    # the one command that decrypts, for staff, is the only place a canary may appear
-    assert main(["person", "show", str(op_dir), refs[0], "--actor", "un-ocha/coordinator",
-                 "--purpose", "check", "--key-file", str(key_file)]) == 0  # fmt: skip
+    # the one command that decrypts, for staff, is the only place a canary may appear; a
+    # purpose naming someone is sealed too
+    show = ["person", "show", str(op_dir), refs[0], "--actor", "un-ocha/coordinator"]
+    assert main([*show, "--purpose", f"tracing {CANARIES[0]}", "--key-file", str(key_file)]) == 0
     assert CANARIES[0] in capsys.readouterr().out
     assert [m for m in messages if any(c in m for c in CANARIES)] == []
     assert plaintext_in(op_dir) == []
+    for path in (op_dir / "vault").iterdir():  # the erased person's key and record are gone
+        data = path.read_bytes()
+        assert shredded[0] not in data, path
+        assert shredded[1] not in data, path
     assert json.loads((op_dir / "vault" / "key.json").read_text())["data_key"]["method"] == (
         "keyfile"
     )

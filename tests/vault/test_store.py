@@ -22,10 +22,11 @@ from safepassage.app.persons import (
     erase_person,
     read_person,
     register_people,
+    settle,
 )
 from safepassage.errors import FormatError, RuleError, SignatureError, StoreError
 from safepassage.vault.crypto import commitment
-from safepassage.vault.schema import metadata
+from safepassage.vault.schema import metadata, records
 from safepassage.vault.store import PersonalData, Vault
 
 FAST = {"n": 2**10, "r": 8, "p": 1}
@@ -45,6 +46,7 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def op_dir(demo_template: Path, tmp_path: Path) -> Path:
     directory = tmp_path / "azovstal"
     shutil.copytree(demo_template, directory)
+    shutil.rmtree(directory / "vault")  # the demo's own vault: these tests make theirs
     return directory
 
 
@@ -98,8 +100,10 @@ def test_a_registration_puts_data_in_the_vault_and_only_a_commitment_in_the_log(
     assert salt == answer.salt
     event_commitment = [e for e in op.events() if e.kind == "person.registered"][-1].body
     assert event_commitment.commitment == commitment(salt, data.committed(answer.ref))  # type: ignore[attr-defined]
-    [access] = vault.accesses(answer.ref)
+    [access] = vault.accesses(answer.ref, key=key)
     assert (access.actor, access.action, access.purpose) == (COORDINATOR, "show", "tracing")
+    [sealed] = vault.accesses(answer.ref)  # without the data key, the purpose stays sealed
+    assert "tracing" not in sealed.purpose
 
 
 def test_only_staff_actors_open_a_record_and_each_opening_is_recorded(
@@ -188,7 +192,7 @@ def test_erasure_shreds_the_record_keeps_the_figures_and_is_an_event(
     figures = op.report().figures
     key = vault.unlock(passphrase="pass phrase")
     receipt = erase_person(
-        op, vault, key, answer.ref, actor=COORDINATOR, reason="the person asked", at=AT
+        op, vault, key, answer.ref, actor=COORDINATOR, reason="person-request", at=AT
     )
     assert isinstance(receipt, Receipt)
     assert op.state.persons[answer.ref].erased_event is not None
@@ -198,7 +202,7 @@ def test_erasure_shreds_the_record_keeps_the_figures_and_is_an_event(
     assert "erased" in gone.value.reason
     assert [a.action for a in vault.accesses(answer.ref)] == ["erase"]
     with pytest.raises(RuleError) as twice:
-        erase_person(op, vault, key, answer.ref, actor=COORDINATOR, reason="again", at=AT)
+        erase_person(op, vault, key, answer.ref, actor=COORDINATOR, reason="retention-ended", at=AT)
     assert twice.value.field == "body.person"
     db = op_dir / "vault" / "vault.db"
     with sqlite3.connect(db) as conn:
@@ -219,3 +223,65 @@ def test_a_crash_between_vault_and_log_is_settled(opened: tuple[Operation, Vault
     assert isinstance(answer, Registered)
     assert vault.status("P-ORPHAN0001") is None  # dropped: its event never reached the log
     assert vault.status(answer.ref) == "held"
+
+
+def test_settling_keeps_what_a_registration_under_way_may_still_log(
+    opened: tuple[Operation, Vault],
+) -> None:
+    op, vault = opened
+    other = vault.seal("P-INFLIGHT01", PersonalData("CANARY-INFLIGHT", "X"))
+    with vault.registering():  # another process is between its vault write and its log append
+        vault.put_pending([other])
+        settle(op, vault)
+        assert vault.status("P-INFLIGHT01") == "pending"
+    settle(op, vault)  # that process died without logging it
+    assert vault.status("P-INFLIGHT01") is None
+
+
+def test_settling_holds_a_record_whose_event_another_process_logged(
+    opened: tuple[Operation, Vault], op_dir: Path
+) -> None:
+    op, vault = opened
+    item = vault.seal("P-LOGGED0001", PersonalData("CANARY-LOGGED", "X"))
+    vault.put_pending([item])
+    with Operation.open(op_dir) as other:  # it logged the event, then died before confirming
+        body = {"person": "P-LOGGED0001", "household": "H-x-0001", "site": "azovstal",
+                "age_band": "18-59", "sex": "male", "destination": "zaporizhzhia",
+                "consent": True, "commitment": item.commitment}  # fmt: skip
+        other.submit(REGISTRAR, "person.registered", body, AT)
+    settle(op, vault)  # `op` has not seen that event yet: settling catches up first
+    assert vault.status("P-LOGGED0001") == "held"
+
+
+def test_a_record_erased_in_the_log_but_not_yet_shredded_is_shredded(
+    opened: tuple[Operation, Vault],
+) -> None:
+    op, vault = opened
+    [answer] = register_people(op, vault, [person("CANARY-HALF")], actor=REGISTRAR, at=AT)
+    assert isinstance(answer, Registered)
+    body = {"person": answer.ref, "reason": "person-request"}
+    op.submit(COORDINATOR, "person.record.erased", body, AT)  # then the process died
+    assert vault.status(answer.ref) == "held"
+    settle(op, vault)
+    assert vault.status(answer.ref) == "erased"
+
+
+def test_a_record_swapped_in_the_vault_is_refused_on_reading(
+    opened: tuple[Operation, Vault],
+) -> None:
+    op, vault = opened
+    [answer] = register_people(op, vault, [person("CANARY-REAL")], actor=REGISTRAR, at=AT)
+    assert isinstance(answer, Registered)
+    # anyone who can write the file can seal a record to the public key: not the one committed
+    forged = vault.seal(answer.ref, PersonalData("Someone", "Else"))
+    with vault.engine.begin() as conn:
+        conn.execute(
+            records.update()
+            .where(records.c.ref == answer.ref)
+            .values(sealed_key=forged.sealed_key, sealed_record=forged.sealed_record)
+        )
+    key = vault.unlock(passphrase="pass phrase")
+    with pytest.raises(SignatureError) as err:
+        read_person(op, vault, key, answer.ref, actor=COORDINATOR, purpose="tracing")
+    assert err.value.field == "ref"
+    assert "committed to in the log" in err.value.reason

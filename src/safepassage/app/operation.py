@@ -272,6 +272,11 @@ class Operation:
         except SQLAlchemyError:
             return
 
+    def catch_up(self) -> None:
+        """Fold in what other processes appended since this one last looked."""
+        with self._lock:
+            self._catch_up()
+
     def _catch_up(self) -> None:
         """Fold in what another process appended since: commands are checked against the log
         as it is. (Two writers can still race between the check and the append; the index the

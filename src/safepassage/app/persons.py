@@ -13,6 +13,7 @@ vault unlocked; each opening is recorded in the vault with its stated purpose.
 from __future__ import annotations
 
 import base64
+import hmac
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,10 +21,15 @@ from datetime import datetime
 from typing import Literal
 
 from safepassage.app.operation import Operation, Receipt
-from safepassage.errors import RuleError, SafepassageError
-from safepassage.events.catalogue import PersonRecordErased, PersonRegistered, parse_body
+from safepassage.errors import RuleError, SafepassageError, SignatureError
+from safepassage.events.catalogue import (
+    ErasureReason,
+    PersonRecordErased,
+    PersonRegistered,
+    parse_body,
+)
 from safepassage.events.envelope import Event, sign_event
-from safepassage.vault.crypto import DataKey
+from safepassage.vault.crypto import DataKey, commitment
 from safepassage.vault.store import PersonalData, Sealed, Vault
 
 __all__ = [
@@ -51,6 +57,8 @@ class NewPerson:
     data: PersonalData
     needs: tuple[str, ...] = ()
     submission_id: str | None = None
+    ref: str | None = None
+    """A reference chosen by the caller (a replayed plan); by default a new random one."""
 
 
 @dataclass(frozen=True)
@@ -87,8 +95,8 @@ def register_people(
     A person whose submission id the vault already holds is answered ``AlreadyImported``; one
     whose event the rules refuse gets the error (field, reason) and leaves nothing behind.
     """
-    settle(op, vault)
     _staff(op, actor)
+    settle(op, vault)
     known = vault.submissions(p.submission_id for p in people if p.submission_id)
     taken = vault.refs() | set(op.state.persons)
     answers: list[Registered | AlreadyImported | SafepassageError | None] = []
@@ -99,9 +107,12 @@ def register_people(
         if person.submission_id and person.submission_id in known:
             answers.append(AlreadyImported(person.submission_id, known[person.submission_id]))
             continue
-        ref = new_reference()
-        while ref in taken:
+        ref = person.ref or new_reference()
+        while ref in taken and person.ref is None:
             ref = new_reference()
+        if ref in taken:
+            answers.append(RuleError(f"person {ref!r} is already registered", field="person"))
+            continue
         taken.add(ref)
         item = vault.seal(ref, person.data, person.submission_id)
         try:
@@ -128,19 +139,15 @@ def register_people(
         events.append(sign_event(operation=op.state.operation or "", at=at, actor=actor,
                                  body=body, key=key))  # fmt: skip
         answers.append(None)
-    vault.put_pending(sealed)
-    try:
+    with vault.registering():  # no other process drops these while they are pending
+        vault.put_pending(sealed)
+        # on an exception the records stay pending: the next command settles them against
+        # the log (held if their events got in, dropped if not)
         results = op.submit_events(events)
-    except BaseException:
-        logged = op.state.persons  # refolded from the log when a batch fails
-        vault.confirm(
-            [s.ref for s in sealed if s.ref in logged],
-            [s.ref for s in sealed if s.ref not in logged],
-        )
-        raise
-    held = [s.ref for s, r in zip(sealed, results, strict=True) if isinstance(r, Receipt)]
-    vault.confirm(held, [s.ref for s, r in zip(sealed, results, strict=True)
-                         if not isinstance(r, Receipt)])  # fmt: skip
+        held = [s.ref for s, r in zip(sealed, results, strict=True) if isinstance(r, Receipt)]
+        refused = [s.ref for s, r in zip(sealed, results, strict=True)
+                   if not isinstance(r, Receipt)]  # fmt: skip
+        vault.confirm(held, refused)
     out = iter(zip(sealed, results, strict=True))
     final: list[Registered | AlreadyImported | SafepassageError] = []
     for answer in answers:
@@ -153,13 +160,13 @@ def register_people(
     return final
 
 
-def settle(op: Operation, vault: Vault, now: datetime | None = None) -> None:
-    """Resolve pending records and unfinished erasures against the log."""
+def settle(op: Operation, vault: Vault) -> None:
+    """Resolve pending records and unfinished erasures against the log as it is now."""
+    op.catch_up()
     persons = op.state.persons
     vault.settle(
         lambda ref: ref in persons,
         lambda ref: ref in persons and persons[ref].erased_event is not None,
-        now,
     )
 
 
@@ -174,11 +181,21 @@ def read_person(  # noqa: PLR0913 - who, what, why: each a keyword
     action: Literal["show", "receipt"] = "show",
 ) -> tuple[PersonalData, bytes]:
     """A person's data (and commitment salt), for a staff actor, recorded with its purpose."""
-    settle(op, vault)
     _staff(op, actor)
-    if ref not in op.state.persons:
+    settle(op, vault)
+    person = op.state.persons.get(ref)
+    if person is None:
         raise RuleError(f"unknown person {ref!r}", field="ref")
-    return vault.read(key, ref, actor=actor, purpose=purpose, action=action)
+    data, salt = vault.read(key, ref, actor=actor, purpose=purpose, action=action)
+    if person.commitment is None or not hmac.compare_digest(
+        person.commitment, commitment(salt, data.committed(ref))
+    ):
+        raise SignatureError(
+            f"the vault's record for {ref!r} is not the one its registration committed to in "
+            "the log (replaced or altered)",
+            field="ref",
+        )
+    return data, salt
 
 
 def erase_person(  # noqa: PLR0913 - who, what, why: each a keyword
@@ -188,7 +205,7 @@ def erase_person(  # noqa: PLR0913 - who, what, why: each a keyword
     ref: str,
     *,
     actor: str,
-    reason: str,
+    reason: ErasureReason,
     at: datetime,
 ) -> Receipt:
     """Record the erasure in the log, then destroy the person's key and record.
@@ -196,8 +213,8 @@ def erase_person(  # noqa: PLR0913 - who, what, why: each a keyword
     The unlocked data key is asked for as proof of authority, not to decrypt anything. The log
     comes first: a crash after it leaves a record that the next command shreds (``settle``).
     """
-    settle(op, vault)
     _staff(op, actor)
+    settle(op, vault)
     if key.public_key() != vault.public_key:
         raise RuleError("is not this vault's data key", field="vault key")
     body = parse_body(PersonRecordErased.kind, {"person": ref, "reason": reason})

@@ -11,9 +11,12 @@ import sys
 import typer
 
 from safepassage import __version__
+from safepassage.cli import export as export_commands
+from safepassage.cli import intake as intake_commands
 from safepassage.cli import log as log_commands
 from safepassage.cli import operation as operation_commands
 from safepassage.cli import person as person_commands
+from safepassage.cli import receipt as receipt_commands
 from safepassage.cli import verify as verify_command
 from safepassage.cli._output import fail
 from safepassage.errors import SafepassageError, VerificationError
@@ -35,6 +38,9 @@ app.add_typer(operation_commands.checkpoint_app, name="checkpoint")
 app.command("demo")(operation_commands.demo)
 app.add_typer(person_commands.vault_app, name="vault")
 app.add_typer(person_commands.person_app, name="person")
+app.add_typer(intake_commands.import_app, name="import")
+app.add_typer(receipt_commands.receipt_app, name="receipt")
+app.add_typer(export_commands.app, name="export")
 
 
 def _version(value: bool) -> None:

@@ -9,6 +9,7 @@ import typer
 
 from safepassage.app.operation import Operation
 from safepassage.cli._output import progress
+from safepassage.operation.public import public_report
 from safepassage.operation.report import to_markdown
 
 __all__ = ["checkpoint_app", "demo", "rebuild", "report"]
@@ -29,10 +30,22 @@ def report(
     fmt: Format = typer.Option(
         Format.md, "--format", help="json (see docs/report.schema.json) or md."
     ),
+    public: bool = typer.Option(
+        False,  # noqa: FBT003 - Typer takes the default positionally
+        "--public",
+        help=(
+            "The version to publish: counts of 1 to 4 people shown as <5, counts that would "
+            "give them away withheld (x), no per-person alerts (docs/disclosure.md)."
+        ),
+    ),
 ) -> None:
-    """Print the operation's report: every figure computed from the log up to a checkpoint."""
+    """Print the operation's report: every figure computed from the log up to a checkpoint.
+
+    Exact, for those who hold the log; --public for everyone else."""
     with Operation.open(directory) as op:
         out = op.report(at)
+    if public:
+        out = public_report(out)
     if fmt is Format.json:
         typer.echo(out.model_dump_json(indent=2))
     else:
@@ -76,9 +89,15 @@ def demo(
         help="Record a headcount at Manhush that disagrees with the manifest.",
     ),
     fmt: Format = typer.Option(Format.md, "--format", help="How to print the report."),
+    no_vault: bool = typer.Option(
+        False,  # noqa: FBT003 - Typer takes the default positionally
+        "--no-vault",
+        help="Register the people without personal data (no vault; see `vault init`).",
+    ),
 ) -> None:
     """Build the Azovstal demo operation in DIR through the application layer, cosign its
-    checkpoint by every party, and print the report. Its keys are in DIR/keys (demo only)."""
+    checkpoint by every party, and print the report. Its keys are in DIR/keys (demo only),
+    the vault's key file too (DIR/keys/vault.key)."""
     from safepassage.app.demo import run_demo  # noqa: PLC0415 - the scenario loads on demand
 
     with progress() as bar:
@@ -86,6 +105,7 @@ def demo(
         op = run_demo(
             directory,
             discrepancy=with_discrepancy,
+            vault=not no_vault,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     with op:

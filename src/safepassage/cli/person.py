@@ -13,7 +13,7 @@ import sys
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import typer
 from rich.console import Console
@@ -29,6 +29,7 @@ from safepassage.app.persons import (
     settle,
 )
 from safepassage.errors import FormatError, SafepassageError, StoreError
+from safepassage.events.catalogue import ErasureReason
 from safepassage.vault.crypto import DataKey
 from safepassage.vault.store import PersonalData, Vault
 
@@ -112,6 +113,9 @@ def init(
 person_app = typer.Typer(help="People registered in the operation.", no_args_is_help=True)
 
 
+Reason = StrEnum("Reason", {r: r for r in get_args(ErasureReason)})  # type: ignore[misc]
+
+
 class ListFormat(StrEnum):
     json = "json"
     table = "table"
@@ -149,13 +153,13 @@ def list_people(
 
 
 def _vault_status(directory: Path) -> dict[str, str]:
-    """Each reference the vault holds a record for (``held``), if the operation has a vault."""
+    """Each reference the vault has a row for, and its status (if the operation has a vault)."""
     try:
         vault = Vault.open(directory)
     except StoreError:
         return {}
     with vault:
-        return dict.fromkeys(vault.refs(), "held")
+        return vault.statuses()
 
 
 @person_app.command("register")
@@ -212,7 +216,9 @@ def erase(
     directory: Path = DirArg,
     ref: str = typer.Argument(..., metavar="REF", help="The person's reference."),
     actor: str = Actor,
-    reason: str = typer.Option(..., "--reason", help="Why the record is erased (logged)."),
+    reason: Reason = typer.Option(
+        ..., "--reason", help="Why, as a code (logged: every party reads it, so no free text)."
+    ),
     passphrase_file: Path | None = PassphraseFile,
     key_file: Path | None = KeyFile,
 ) -> None:
@@ -221,7 +227,13 @@ def erase(
     with Operation.open(directory) as op, Vault.open(directory) as vault:
         key = unlock(vault, passphrase_file, key_file)
         receipt = erase_person(
-            op, vault, key, ref, actor=actor, reason=reason, at=datetime.now(UTC)
+            op,
+            vault,
+            key,
+            ref,
+            actor=actor,
+            reason=reason.value,  # type: ignore[arg-type]
+            at=datetime.now(UTC),
         )
         settle(op, vault)
     typer.echo(f"erased the record of {ref} (log entry {receipt.index})")

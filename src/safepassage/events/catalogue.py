@@ -76,6 +76,11 @@ VehicleKind = Literal["bus", "minibus", "ambulance", "car", "truck"]
 IncidentKind = Literal["shelling", "denial-of-passage", "delay", "injury", "other"]
 AgeBand = Literal["0-4", "5-11", "12-17", "18-59", "60+"]
 Sex = Literal["female", "male", "other", "undisclosed"]
+ErasureReason = Literal[
+    "person-request", "retention-ended", "purpose-fulfilled", "recorded-in-error"
+]  # fmt: skip
+"""Why a person's personal data is erased: the person asked; the retention period ended; the
+purpose it was collected for is fulfilled; it was recorded in error."""
 Need = Literal[
     "medical",
     "stretcher",
@@ -353,8 +358,8 @@ class PersonRecordErased(Body):
         "A person's personal data is erased from the vault (its key destroyed); the facts stay."
     )
     person: Reference
-    reason: Text
-    """Why, for the record (e.g. the retention period ended, the person asked)."""
+    reason: ErasureReason
+    """Why, as a code: this log is read by every party, so no free text goes in it."""
 
 
 # --- incidents and the log itself ---------------------------------------------------------

@@ -2,26 +2,30 @@
 
 ``build_report(state, checkpoint)`` is a pure function of the events up to the checkpoint, so
 anyone who holds the log can recompute it and get the same bytes. The JSON Schema of the report
-(``docs/report.schema.json``) is generated from the models here.
+(``docs/report.schema.json``) is generated from the models here. The report is exact; its public
+version (``operation.public``) has the same shape, with small counts of people suppressed.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from safepassage.operation.reconcile import reconcile, unaccounted
-from safepassage.operation.state import OperationState
+from safepassage.operation.state import OperationState, Person
 
 __all__ = [
     "AlertOut",
     "CheckpointOut",
+    "Count",
     "Figures",
     "NotificationOut",
     "OperationOut",
+    "OriginFigures",
     "Report",
     "ResponseOut",
     "build_report",
@@ -48,18 +52,47 @@ class CheckpointOut(_Model):
     """Parties whose cosignature on this checkpoint verified."""
 
 
+Count = int | Literal["<5", "x"]
+"""A number of people: exact in the report; in its public version, 1 to 4 is ``<5`` and ``x`` is
+a count (at least 1) withheld so that a small one cannot be worked out by subtraction."""
+
+
+class OriginFigures(_Model):
+    """The people registered at one site (a pickup point), by choice and by outcome; counts as
+    in the figures ("<5" and "x" in the public version)."""
+
+    site: str
+    """The site's name."""
+    registered: Count
+    chosen: dict[str, Count]
+    """Destination name -> people registered here whose choice it is now."""
+    reached: dict[str, Count]
+    """Site name -> people from here recorded off the convoy there (arrived, or left it)."""
+    not_boarded: Count
+    in_transit: Count
+    unaccounted: Count
+
+
 class Figures(_Model):
-    registered: int
-    boarded: int
-    arrived: dict[str, int]
+    """Every figure. A count of people is a whole number in the report; in its public version
+    1 to 4 is shown as "<5", and "x" is a count (at least 1) withheld so that a small one cannot
+    be worked out by subtraction. Zero is always 0."""
+
+    registered: Count
+    boarded: Count
+    not_boarded: Count
+    """Registered, not (yet) boarded."""
+    chosen: dict[str, Count]
+    """Destination name -> registered people whose choice it is now (after any change)."""
+    arrived: dict[str, Count]
     """Reception site name -> people recorded arriving there."""
-    left_convoy: dict[str, int]
+    left_convoy: dict[str, Count]
     """Site name -> people recorded leaving the convoy there."""
-    in_transit: int
+    in_transit: Count
     """Boarded, not yet off the convoy, and their vehicle has not reached its route's end."""
-    unaccounted: int
+    unaccounted: Count
     """Boarded, never recorded off the convoy, though their vehicle reached the end."""
-    destination_changes: int
+    destination_changes: Count
     vehicles_registered: int
     seats_registered: int
     vehicles_dispatched: int
@@ -68,9 +101,11 @@ class Figures(_Model):
     """Vehicle trips: each departed movement counts each of its vehicles once."""
     seats_dispatched: int
     """Seats offered on those trips (a vehicle sent twice offers its seats twice)."""
-    seats_used: int
+    seats_used: Count
     """People who boarded a movement that departed."""
     incidents: dict[str, int]
+    by_origin: list[OriginFigures]
+    """Per registration site, in the order of their names."""
 
 
 class ResponseOut(_Model):
@@ -100,6 +135,9 @@ class AlertOut(_Model):
 
 
 class Report(_Model):
+    disclosure: Literal["exact", "public"] = "exact"
+    """``exact`` for those who hold the log (they can recompute it); ``public`` for everyone
+    else: small counts of people suppressed (docs/disclosure.md)."""
     operation: OperationOut
     checkpoint: CheckpointOut | None
     figures: Figures
@@ -111,6 +149,29 @@ def _time(value: datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
 
 
+def _sorted(counts: Counter[str]) -> dict[str, Count]:
+    return dict(sorted(counts.items()))
+
+
+def _by_origin(state: OperationState, persons: list[Person], lost: set[str]) -> list[OriginFigures]:
+    out = []
+    for site in sorted({p.site for p in persons}, key=lambda s: (state.sites[s].name, s)):
+        here = [p for p in persons if p.site == site]
+        boarded = [p for p in here if p.status == "boarded"]
+        out.append(
+            OriginFigures(
+                site=state.sites[site].name,
+                registered=len(here),
+                chosen=_sorted(Counter(state.sites[p.destination].name for p in here)),
+                reached=_sorted(Counter(state.sites[p.end_site].name for p in here if p.end_site)),
+                not_boarded=sum(1 for p in here if p.boarded_event is None),
+                in_transit=sum(1 for p in boarded if p.ref not in lost),
+                unaccounted=sum(1 for p in boarded if p.ref in lost),
+            )
+        )
+    return out
+
+
 def _figures(state: OperationState) -> Figures:
     persons = list(state.persons.values())
     boarded = [p for p in persons if p.boarded_event is not None]
@@ -119,15 +180,18 @@ def _figures(state: OperationState) -> Figures:
     dispatched = sorted({v for m in departed for v in m.vehicles})
     departed_ids = {m.id for m in departed}
 
-    def by_site(status: str) -> dict[str, int]:
-        counts = Counter(
-            state.sites[p.end_site].name for p in persons if p.status == status and p.end_site
+    def by_site(status: str) -> dict[str, Count]:
+        return _sorted(
+            Counter(
+                state.sites[p.end_site].name for p in persons if p.status == status and p.end_site
+            )
         )
-        return dict(sorted(counts.items()))
 
     return Figures(
         registered=len(persons),
         boarded=len(boarded),
+        not_boarded=len(persons) - len(boarded),
+        chosen=_sorted(Counter(state.sites[p.destination].name for p in persons)),
         arrived=by_site("arrived"),
         left_convoy=by_site("left-convoy"),
         in_transit=sum(1 for p in persons if p.status == "boarded" and p.ref not in lost),
@@ -142,6 +206,7 @@ def _figures(state: OperationState) -> Figures:
         incidents=dict(
             sorted(Counter(b.incident_kind for b, _, _ in state.incidents.values()).items())
         ),
+        by_origin=_by_origin(state, persons, lost),
     )
 
 
@@ -182,8 +247,31 @@ def build_report(state: OperationState, checkpoint: CheckpointOut | None) -> Rep
     )
 
 
-def _counts(mapping: dict[str, int]) -> str:
+def _counts(mapping: Mapping[str, Count]) -> str:
     return ", ".join(f"{n} at {name}" for name, n in mapping.items()) or "none"
+
+
+PUBLIC_NOTE = (
+    "Public version: a count of 1 to 4 people is shown as <5, and x marks a count (at least 1) "
+    "withheld so that a small one cannot be worked out by subtraction. Whoever holds the log "
+    "can compute the exact figures."
+)
+
+
+def _by_origin_table(rows: list[OriginFigures]) -> list[str]:
+    lines = [
+        "",
+        "## By registration site",
+        "",
+        "| site | registered | chose | reached | not boarded | in transit | unaccounted |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {o.site} | {o.registered} | {_counts(o.chosen).replace(' at ', ' ')} | "
+        f"{_counts(o.reached)} | {o.not_boarded} | {o.in_transit} | {o.unaccounted} |"
+        for o in rows
+    ]
+    return lines
 
 
 def to_markdown(report: Report) -> str:
@@ -199,6 +287,8 @@ def to_markdown(report: Report) -> str:
                 f"root `{cp.root}`, cosigned by {', '.join(cp.cosigners) or 'no party yet'}."
             ),
         ]
+    if report.disclosure == "public":
+        lines += ["", PUBLIC_NOTE]
     lines += [
         "",
         "## Figures",
@@ -207,6 +297,8 @@ def to_markdown(report: Report) -> str:
         "|---|---|",
         f"| registered | {f.registered} |",
         f"| boarded | {f.boarded} |",
+        f"| not boarded | {f.not_boarded} |",
+        f"| destinations chosen | {_counts(f.chosen).replace(' at ', ' ')} |",
         f"| arrived | {_counts(f.arrived)} |",
         f"| left the convoy (by their recorded choice) | {_counts(f.left_convoy)} |",
         f"| in transit | {f.in_transit} |",
@@ -221,6 +313,7 @@ def to_markdown(report: Report) -> str:
             f"{f.seats_registered} / {f.seats_dispatched} / {f.seats_used} |"
         ),
         f"| incidents | {_counts(f.incidents).replace(' at ', ' ')} |",
+        *_by_origin_table(f.by_origin),
         "",
         "## Notifications",
     ]

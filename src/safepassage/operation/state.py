@@ -119,6 +119,8 @@ class Person:
     end_event: str | None = None
     erased_event: str | None = None
     """The ``person.record.erased`` event, once their personal data is destroyed."""
+    commitment: str | None = None
+    """The registration's commitment to the person's record in the vault, if any."""
 
 
 @dataclass
@@ -182,6 +184,7 @@ class OperationState:
                     needs=tuple(b.needs),
                     destination=b.destination,
                     registered_event=eid,
+                    commitment=b.commitment,
                 )
             case c.PersonBoarded():
                 p = self.persons[b.person]

@@ -26,7 +26,7 @@ import hashlib
 import hmac
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import rfc8785
@@ -43,11 +43,13 @@ __all__ = [
     "DataKey",
     "WrappedDataKey",
     "commitment",
+    "context",
     "open_record",
     "open_sealed",
     "seal",
     "seal_person_key",
     "seal_record",
+    "seal_to",
 ]
 
 KEY_BYTES = 32
@@ -146,7 +148,7 @@ _WRAP_CONTEXT = b"safepassage vault data key v1"
 class DataKey:
     """The operation's data key, unlocked, in memory only."""
 
-    key: bytes
+    key: bytes = field(repr=False)
 
     @classmethod
     def generate(cls) -> DataKey:
@@ -204,17 +206,26 @@ class DataKey:
 
     def open_person_key(self, operation: str, ref: str, sealed: bytes) -> bytes:
         """A person's key, sealed to this data key by ``seal_person_key``."""
+        return self.open_sealed_to(sealed, context(operation, ref, "person key"))
+
+    def open_sealed_to(self, sealed: bytes, context: bytes) -> bytes:
+        """Open what ``seal_to`` sealed to this key's public half with ``context``."""
         try:
             return _HPKE.decrypt(
-                sealed,
-                X25519PrivateKey.from_private_bytes(self.key),
-                info=_context(operation, ref, "person key"),
+                sealed, X25519PrivateKey.from_private_bytes(self.key), info=context
             )
         except (InvalidTag, ValueError) as exc:
             raise SignatureError("does not open with this key (wrong key, or altered)") from exc
 
 
 _HPKE = Suite(KEM.X25519, KDF.HKDF_SHA256, AEAD.AES_256_GCM)
+
+
+def seal_to(public_key: bytes, plaintext: bytes, context: bytes) -> bytes:
+    """HPKE-seal ``plaintext`` to the data key's public half (only the data key opens it)."""
+    if len(public_key) != KEY_BYTES:
+        raise FormatError(f"must be {KEY_BYTES} bytes", field="vault public key")
+    return _HPKE.encrypt(plaintext, X25519PublicKey.from_public_bytes(public_key), info=context)
 
 
 def seal_person_key(public_key: bytes, operation: str, ref: str, person_key: bytes) -> bytes:
@@ -224,21 +235,22 @@ def seal_person_key(public_key: bytes, operation: str, ref: str, person_key: byt
     return _HPKE.encrypt(
         person_key,
         X25519PublicKey.from_public_bytes(public_key),
-        info=_context(operation, ref, "person key"),
+        info=context(operation, ref, "person key"),
     )
 
 
-def _context(operation: str, ref: str, what: str) -> bytes:
+def context(operation: str, ref: str, what: str) -> bytes:
+    """The associated data that binds sealed bytes to an operation, a person and a use."""
     return rfc8785.dumps({"operation": operation, "ref": ref, "what": what})
 
 
 def seal_record(operation: str, ref: str, person_key: bytes, record: dict[str, Any]) -> bytes:
     """A person's record (and its commitment salt) sealed under their own key."""
-    return seal(person_key, rfc8785.dumps(record), _context(operation, ref, "record"))
+    return seal(person_key, rfc8785.dumps(record), context(operation, ref, "record"))
 
 
 def open_record(operation: str, ref: str, person_key: bytes, sealed: bytes) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(
-        open_sealed(person_key, sealed, _context(operation, ref, "record"))
+        open_sealed(person_key, sealed, context(operation, ref, "record"))
     )
     return data

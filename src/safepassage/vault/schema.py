@@ -40,7 +40,9 @@ accesses = Table(
     Column("ref", String(64), nullable=False),
     # show (a record decrypted), receipt (its salt read for a receipt), erase
     Column("action", String(10), nullable=False),
-    Column("purpose", String(500), nullable=False),
+    # the stated purpose (or erasure reason), sealed to the data key: it may name people
+    Column("sealed_purpose", LargeBinary, nullable=False),
     Index("ix_accesses_ref", "ref"),
 )
-"""Every decryption and erasure: who, when, which reference, and the purpose they stated."""
+"""Every decryption and erasure: who, when, which reference, and the purpose they stated
+(readable with the data key only)."""

@@ -15,11 +15,14 @@ the log, then ``held``; ``settle`` resolves what a crash between the two left be
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
 import json
 import os
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
 
@@ -33,9 +36,11 @@ from safepassage.vault.crypto import (
     DataKey,
     WrappedDataKey,
     commitment,
+    context,
     open_record,
     seal_person_key,
     seal_record,
+    seal_to,
 )
 from safepassage.vault.schema import accesses, records
 
@@ -45,8 +50,9 @@ VAULT_DIR = "vault"
 KEY_FILE = "key.json"
 DB_FILE = "vault.db"
 SALT_BYTES = 32
-PENDING_GRACE = timedelta(minutes=10)
-"""A pending record younger than this may belong to a registration still under way."""
+LOCK_FILE = "registering.lock"
+"""Held (shared) by every registration under way: ``settle`` drops no pending record while any
+process holds it. A process that dies lets go of it with its file descriptors."""
 
 _PERSONAL_FIELDS = (
     "given_name",
@@ -62,13 +68,13 @@ _PERSONAL_FIELDS = (
 class PersonalData:
     """What the vault keeps about a person: the minimum a registration needs."""
 
-    given_name: str
-    family_name: str
-    birth_date: str | None = None
+    given_name: str = field(repr=False)
+    family_name: str = field(repr=False)
+    birth_date: str | None = field(default=None, repr=False)
     """ISO date (``YYYY-MM-DD``)."""
-    document_number: str | None = None
-    phone: str | None = None
-    notes: str | None = None
+    document_number: str | None = field(default=None, repr=False)
+    phone: str | None = field(default=None, repr=False)
+    notes: str | None = field(default=None, repr=False)
 
     def committed(self, ref: str) -> dict[str, Any]:
         """The canonical record the log's commitment covers (the reference included)."""
@@ -91,9 +97,9 @@ class Sealed:
     """A record sealed for the vault, with the commitment its log event will carry."""
 
     ref: str
-    sealed_key: bytes
-    sealed_record: bytes
-    salt: bytes
+    sealed_key: bytes = field(repr=False)
+    sealed_record: bytes = field(repr=False)
+    salt: bytes = field(repr=False)
     commitment: str
     submission_id: str | None = None
 
@@ -264,43 +270,69 @@ class Vault:
 
     def confirm(self, held: Iterable[str], dropped: Iterable[str] = ()) -> None:
         """Their events are in the log (``held``), or were refused (``dropped``: deleted)."""
-        held, dropped = list(held), list(dropped)
+        held, dropped = list(dict.fromkeys(held)), list(dropped)
         with self._write() as connection:
             if held:
-                connection.execute(
+                done = connection.execute(
                     update(records)
-                    .where(records.c.ref.in_(held), records.c.status == "pending")
+                    .where(records.c.ref.in_(held), records.c.status.in_(("pending", "held")))
                     .values(status="held")
-                )
+                ).rowcount
+                if done != len(held):
+                    raise StoreError(
+                        f"{len(held) - done} recorded registrations have no record in the vault",
+                        field="vault",
+                    )
             if dropped:
                 connection.execute(
                     delete(records).where(records.c.ref.in_(dropped), records.c.status == "pending")
                 )
 
-    def settle(
-        self,
-        registered: Callable[[str], bool],
-        erased: Callable[[str], bool],
-        now: datetime | None = None,
-    ) -> None:
-        """Finish what a crash interrupted: a pending record whose event is in the log is held;
-        one without, older than a grace period, is dropped; a record the log says was erased
-        but that is still here is shredded."""
-        now = now or datetime.now(UTC)
+    @contextlib.contextmanager
+    def registering(self) -> Iterator[None]:
+        """Held while records are pending (shared: many registrations may run at once)."""
+        with self._lock_file() as fd:
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            yield
+
+    @contextlib.contextmanager
+    def _lock_file(self) -> Iterator[int]:
+        fd = os.open(self.directory / VAULT_DIR / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            yield fd
+        finally:
+            os.close(fd)  # releases the lock too
+
+    def settle(self, registered: Callable[[str], bool], erased: Callable[[str], bool]) -> None:
+        """Finish what a crash interrupted. A pending record whose event is in the log is held;
+        one without is dropped, but only when no registration is under way in any process
+        (then its writer died before logging it); a record the log says was erased but that
+        is still here is shredded. ``registered`` and ``erased`` must read the log as it is
+        now (the caller catches up first)."""
         with self.engine.connect() as connection:
-            pending = connection.execute(
-                select(records.c.ref, records.c.created_at).where(records.c.status == "pending")
-            ).all()
+            pending = list(
+                connection.execute(
+                    select(records.c.ref).where(records.c.status == "pending")
+                ).scalars()
+            )
             held = connection.execute(
                 select(records.c.ref).where(records.c.status == "held")
             ).scalars()
             unshredded = [ref for ref in held if erased(ref)]
-        self.confirm(
-            [ref for ref, _ in pending if registered(ref)],
-            [ref for ref, t in pending if not registered(ref) and now - t > PENDING_GRACE],
-        )
+        logged = [ref for ref in pending if registered(ref)]
+        if logged:
+            self.confirm(logged)
+        orphans = [ref for ref in pending if not registered(ref)]
+        if orphans:
+            with self._lock_file() as fd:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    pass  # a registration is under way: its records may still be logged
+                else:
+                    self.confirm([], orphans)
         for ref in unshredded:
-            self.shred(ref, actor="safepassage", reason="the log records this erasure")
+            self.shred(ref, actor="safepassage", reason="recorded-in-log")
 
     def shred(self, ref: str, *, actor: str, reason: str, at: datetime | None = None) -> None:
         """Destroy the person's key and record (crypto-shredding) and say who did it and why."""
@@ -312,14 +344,28 @@ class Vault:
                 .values(status="erased", sealed_key=None, sealed_record=None, erased_at=now)
             ).rowcount
             if found:
-                _record_access(connection, now, actor, ref, action="erase", purpose=reason)
-        # the WAL may still hold the pages as they were: write them back and empty it (outside
-        # any transaction, or SQLite cannot)
+                self._record_access(connection, now, actor, ref, action="erase", purpose=reason)
+        self.truncate_wal()
+
+    def truncate_wal(self, attempts: int = 50) -> None:
+        """Write the WAL back into the database and empty it: erased pages must not survive
+        in it. A reader holding an old snapshot blocks this; it is retried, then an error."""
         raw = self.engine.raw_connection()
         try:
-            raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
+            for _ in range(attempts):
+                busy, _, _ = raw.driver_connection.execute(  # type: ignore[union-attr]
+                    "PRAGMA wal_checkpoint(TRUNCATE)"
+                ).fetchone()
+                if not busy:
+                    return
+                time.sleep(0.1)
         finally:
             raw.close()
+        raise StoreError(
+            "another process keeps the vault open: the erased record's old pages stay in its "
+            "write-ahead log until it closes; run the command again then",
+            field="vault",
+        )
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -376,34 +422,59 @@ class Vault:
         if row.status == "pending":
             raise StoreError(f"the registration of {ref!r} is not recorded yet", field="ref")
         with self._write() as connection:
-            _record_access(
+            self._record_access(
                 connection, at or datetime.now(UTC), actor, ref, action=action, purpose=purpose
             )
         person_key = key.open_person_key(self.operation, ref, row.sealed_key)
         opened = open_record(self.operation, ref, person_key, row.sealed_record)
         return PersonalData.from_committed(opened["record"]), base64.b64decode(opened["salt"])
 
-    def accesses(self, ref: str | None = None) -> list[Access]:
+    def accesses(self, ref: str | None = None, *, key: DataKey | None = None) -> list[Access]:
+        """Who opened or erased which record, when; the purposes only with the data key."""
         query = select(accesses).order_by(accesses.c.seq)
         if ref is not None:
             query = query.where(accesses.c.ref == ref)
         with self.engine.connect() as connection:
-            return [
-                Access(r.at, r.actor, r.ref, r.action, r.purpose) for r in connection.execute(query)
-            ]
+            rows = list(connection.execute(query))
+        return [
+            Access(r.at, r.actor, r.ref, r.action, self._purpose(key, r.ref, r.sealed_purpose))
+            for r in rows
+        ]
+
+    def _purpose(self, key: DataKey | None, ref: str, sealed: bytes) -> str:
+        if key is None:
+            return "(sealed: unlock the vault to read it)"
+        return key.open_sealed_to(sealed, context(self.operation, ref, "purpose")).decode()
+
+    def statuses(self) -> dict[str, str]:
+        """Each reference the vault has a row for, and its status."""
+        with self.engine.connect() as connection:
+            return {
+                str(ref): str(status)
+                for ref, status in connection.execute(select(records.c.ref, records.c.status))
+            }
+
+    def _record_access(  # noqa: PLR0913 - one row's columns
+        self,
+        connection: Connection,
+        at: datetime,
+        actor: str,
+        ref: str,
+        *,
+        action: str,
+        purpose: str,
+    ) -> None:
+        """Who, when, which record, what, and why (sealed: a purpose may name people)."""
+        sealed = seal_to(
+            self.public_key, purpose[:500].encode(), context(self.operation, ref, "purpose")
+        )
+        row = {"at": at, "actor": actor, "ref": ref, "action": action, "sealed_purpose": sealed}
+        connection.execute(insert(accesses).values(**row))
 
     # --- helpers ------------------------------------------------------------------------------
 
     def _write(self) -> Any:  # noqa: ANN401 - SQLAlchemy's transaction context manager
         return self.engine.begin()
-
-
-def _record_access(  # noqa: PLR0913 - one row's columns
-    connection: Connection, at: datetime, actor: str, ref: str, *, action: str, purpose: str
-) -> None:
-    connection.execute(
-        insert(accesses).values(at=at, actor=actor, ref=ref, action=action, purpose=purpose[:500])
-    )
 
 
 def _write_new(path: Path, text: str) -> None:

@@ -24,7 +24,7 @@ def upgrade() -> None:
         sa.Column("actor", sa.String(length=127), nullable=False),
         sa.Column("ref", sa.String(length=64), nullable=False),
         sa.Column("action", sa.String(length=10), nullable=False),
-        sa.Column("purpose", sa.String(length=500), nullable=False),
+        sa.Column("sealed_purpose", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("seq"),
     )
     op.create_index("ix_accesses_ref", "accesses", ["ref"], unique=False)

@@ -14,12 +14,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from pypdf import PdfReader
 
 from safepassage.app.demo import run_demo
 from safepassage.app.operation import Operation
 from safepassage.app.persons import NewPerson, Registered, register_people
 from safepassage.cli import main
 from safepassage.errors import SafepassageError
+from safepassage.receipts.render import read_receipt_file
 from safepassage.vault.store import PersonalData, Vault
 
 CANARIES = [f"CANARY-{kind}-{os.urandom(6).hex()}" for kind in ("GIVEN", "FAMILY", "DOC")]
@@ -79,6 +81,7 @@ def test_no_canary_anywhere_under_the_operation_or_in_any_message(
             except SafepassageError as exc:
                 messages.append(str(exc))
         op.cosign("un-ocha")
+        op.cosign("icrc")
     assert len(refs) == 20
     assert len(messages) == 3
     capsys.readouterr()
@@ -100,6 +103,13 @@ def test_no_canary_anywhere_under_the_operation_or_in_any_message(
         ["person", "erase", str(op_dir), refs[1], "--actor", "un-ocha/coordinator",
          "--reason", "person-request", "--key-file", str(key_file)],
         ["verify", str(op_dir)],
+        # receipts of other people, and every public export, kept under the operation's folder
+        ["receipt", "make", str(op_dir), refs[2], "--actor", "icrc/registrar-1",
+         "--key-file", str(key_file), "--out", str(op_dir / "receipts")],
+        ["receipt", "keys", str(op_dir), "--out", str(op_dir / "public-keys.json")],
+        *(["export", "figures", str(op_dir), "--format", f, "--out", str(op_dir / f"figures.{f}")]
+          for f in ("hxl", "csv", "json")),
+        ["report", str(op_dir), "--public", "--format", "json"],
     ]  # fmt: skip
     for argv in runs:
         main(argv)
@@ -111,6 +121,14 @@ def test_no_canary_anywhere_under_the_operation_or_in_any_message(
     assert main([*show, "--purpose", f"tracing {CANARIES[0]}", "--key-file", str(key_file)]) == 0
     assert CANARIES[0] in capsys.readouterr().out
     assert [m for m in messages if any(c in m for c in CANARIES)] == []
+    receipts = sorted((op_dir / "receipts").iterdir())
+    assert len(receipts) == 2  # the PDF and the PNG; compressed inside, so read them as a reader
+    for path in receipts:
+        text = read_receipt_file(path).to_text()
+        if path.suffix == ".pdf":
+            text += "".join(page.extract_text() for page in PdfReader(path).pages)
+        assert not [c for c in CANARIES if c in text], path
+    assert (op_dir / "figures.hxl").exists()
     assert plaintext_in(op_dir) == []
     for path in (op_dir / "vault").iterdir():  # the erased person's key and record are gone
         data = path.read_bytes()

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from safepassage.app.demo import run_demo
 from safepassage.app.operation import Operation, Receipt
@@ -27,7 +28,7 @@ from safepassage.app.persons import (
 from safepassage.errors import FormatError, RuleError, SignatureError, StoreError
 from safepassage.vault.crypto import commitment
 from safepassage.vault.schema import metadata, records
-from safepassage.vault.store import PersonalData, Vault
+from safepassage.vault.store import PersonalData, Vault, access_statement
 
 FAST = {"n": 2**10, "r": 8, "p": 1}
 AT = datetime(2022, 5, 1, 9, 0, tzinfo=UTC)
@@ -104,6 +105,24 @@ def test_a_registration_puts_data_in_the_vault_and_only_a_commitment_in_the_log(
     assert (access.actor, access.action, access.purpose) == (COORDINATOR, "show", "tracing")
     [sealed] = vault.accesses(answer.ref)  # without the data key, the purpose stays sealed
     assert "tracing" not in sealed.purpose
+    statement = access_statement(vault.operation, COORDINATOR, answer.ref, "show", access.at)
+    assert access.signature is not None  # signed by the actor's own key of record
+    actor_key = op.state.actors[COORDINATOR].public_key
+    Ed25519PublicKey.from_public_bytes(actor_key).verify(access.signature, statement)
+
+
+def test_opening_a_record_needs_the_actor_s_own_key_not_only_the_data_key(
+    opened: tuple[Operation, Vault], op_dir: Path
+) -> None:
+    op, vault = opened
+    [answer] = register_people(op, vault, [person("CANARY-GIVEN-K")], actor=REGISTRAR, at=AT)
+    assert isinstance(answer, Registered)
+    key = vault.unlock(passphrase="pass phrase")
+    (op_dir / "keys" / "un-ocha__coordinator.key").unlink()  # not on this machine
+    with pytest.raises(StoreError) as err:
+        read_person(op, vault, key, answer.ref, actor=COORDINATOR, purpose="tracing")
+    assert err.value.field == "actor"
+    assert vault.accesses(answer.ref) == []
 
 
 def test_only_staff_actors_open_a_record_and_each_opening_is_recorded(

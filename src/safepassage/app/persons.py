@@ -17,8 +17,11 @@ import hmac
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from safepassage.app.operation import Operation, Receipt
 from safepassage.errors import RuleError, SafepassageError, SignatureError
@@ -30,7 +33,7 @@ from safepassage.events.catalogue import (
 )
 from safepassage.events.envelope import Event, sign_event
 from safepassage.vault.crypto import DataKey, commitment
-from safepassage.vault.store import PersonalData, Sealed, Vault
+from safepassage.vault.store import PersonalData, Sealed, Vault, access_statement
 
 __all__ = [
     "AlreadyImported",
@@ -186,7 +189,11 @@ def read_person(  # noqa: PLR0913 - who, what, why: each a keyword
     person = op.state.persons.get(ref)
     if person is None:
         raise RuleError(f"unknown person {ref!r}", field="ref")
-    data, salt = vault.read(key, ref, actor=actor, purpose=purpose, action=action)
+    at = datetime.now(UTC)
+    signature = _sign_access(op, vault, actor, ref, action, at)
+    data, salt = vault.read(
+        key, ref, actor=actor, purpose=purpose, action=action, at=at, signature=signature
+    )
     if person.commitment is None or not hmac.compare_digest(
         person.commitment, commitment(salt, data.committed(ref))
     ):
@@ -224,6 +231,24 @@ def erase_person(  # noqa: PLR0913 - who, what, why: each a keyword
     receipt = op.submit_event(event)
     vault.shred(ref, actor=actor, reason=reason)
     return receipt
+
+
+def _sign_access(  # noqa: PLR0913, PLR0917 - the statement's parts
+    op: Operation, vault: Vault, actor: str, ref: str, action: str, at: datetime
+) -> bytes:
+    """The actor signs the opening with their own key, checked against their key of record:
+    holding the data key is not enough to open a record in someone else's name."""
+    statement = access_statement(vault.operation, actor, ref, action, at)
+    signature = op.keys.actor(actor).sign(statement)
+    try:
+        Ed25519PublicKey.from_public_bytes(op.state.actors[actor].public_key).verify(
+            signature, statement
+        )
+    except InvalidSignature as exc:
+        raise SignatureError(
+            f"the key held here for {actor} is not their key of record", field="actor"
+        ) from exc
+    return signature
 
 
 def _staff(op: Operation, actor: str) -> None:

@@ -42,6 +42,8 @@ accesses = Table(
     Column("action", String(10), nullable=False),
     # the stated purpose (or erasure reason), sealed to the data key: it may name people
     Column("sealed_purpose", LargeBinary, nullable=False),
+    # the actor's Ed25519 signature over the access statement (see vault.store): who it was
+    Column("signature", LargeBinary, nullable=True),
     Index("ix_accesses_ref", "ref"),
 )
 """Every decryption and erasure: who, when, which reference, and the purpose they stated

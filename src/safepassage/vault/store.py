@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
 
+import rfc8785
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, delete, event, insert, select, update
@@ -44,7 +45,7 @@ from safepassage.vault.crypto import (
 )
 from safepassage.vault.schema import accesses, records
 
-__all__ = ["VAULT_DIR", "Access", "PersonalData", "Sealed", "Vault"]
+__all__ = ["VAULT_DIR", "Access", "PersonalData", "Sealed", "Vault", "access_statement"]
 
 VAULT_DIR = "vault"
 KEY_FILE = "key.json"
@@ -111,6 +112,22 @@ class Access:
     ref: str
     action: str
     purpose: str
+    signature: bytes | None = None
+
+
+def access_statement(operation: str, actor: str, ref: str, action: str, at: datetime) -> bytes:
+    """What an actor signs to open a record (RFC 8785 JSON): an opening is theirs, not only
+    claimed in their name by whoever holds the data key."""
+    return rfc8785.dumps(
+        {
+            "statement": "safepassage vault access v1",
+            "operation": operation,
+            "actor": actor,
+            "ref": ref,
+            "action": action,
+            "at": at.astimezone(UTC).isoformat(),
+        }
+    )
 
 
 def _alembic(connection: Connection) -> Config:
@@ -404,6 +421,7 @@ class Vault:
         purpose: str,
         action: str = "show",
         at: datetime | None = None,
+        signature: bytes | None = None,
     ) -> tuple[PersonalData, bytes]:
         """A person's data and commitment salt, recorded as opened by ``actor`` for
         ``purpose`` before anything is decrypted."""
@@ -423,7 +441,13 @@ class Vault:
             raise StoreError(f"the registration of {ref!r} is not recorded yet", field="ref")
         with self._write() as connection:
             self._record_access(
-                connection, at or datetime.now(UTC), actor, ref, action=action, purpose=purpose
+                connection,
+                at or datetime.now(UTC),
+                actor,
+                ref,
+                action=action,
+                purpose=purpose,
+                signature=signature,
             )
         person_key = key.open_person_key(self.operation, ref, row.sealed_key)
         opened = open_record(self.operation, ref, person_key, row.sealed_record)
@@ -437,7 +461,14 @@ class Vault:
         with self.engine.connect() as connection:
             rows = list(connection.execute(query))
         return [
-            Access(r.at, r.actor, r.ref, r.action, self._purpose(key, r.ref, r.sealed_purpose))
+            Access(
+                r.at,
+                r.actor,
+                r.ref,
+                r.action,
+                self._purpose(key, r.ref, r.sealed_purpose),
+                r.signature,
+            )
             for r in rows
         ]
 
@@ -463,12 +494,20 @@ class Vault:
         *,
         action: str,
         purpose: str,
+        signature: bytes | None = None,
     ) -> None:
         """Who, when, which record, what, and why (sealed: a purpose may name people)."""
         sealed = seal_to(
             self.public_key, purpose[:500].encode(), context(self.operation, ref, "purpose")
         )
-        row = {"at": at, "actor": actor, "ref": ref, "action": action, "sealed_purpose": sealed}
+        row = {
+            "at": at,
+            "actor": actor,
+            "ref": ref,
+            "action": action,
+            "sealed_purpose": sealed,
+            "signature": signature,
+        }
         connection.execute(insert(accesses).values(**row))
 
     # --- helpers ------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ def upgrade() -> None:
         sa.Column("ref", sa.String(length=64), nullable=False),
         sa.Column("action", sa.String(length=10), nullable=False),
         sa.Column("sealed_purpose", sa.LargeBinary(), nullable=False),
+        sa.Column("signature", sa.LargeBinary(), nullable=True),
         sa.PrimaryKeyConstraint("seq"),
     )
     op.create_index("ix_accesses_ref", "accesses", ["ref"], unique=False)

@@ -144,5 +144,6 @@ def test_the_demo_people_are_in_its_vault_and_open_with_its_key_file(demo: Path)
         )
         assert registered.body.commitment == commitment(salt, data.committed(ref))  # type: ignore[attr-defined]
         assert data.given_name
+        assert (demo / DEMO_VAULT_KEY).stat().st_mode & 0o077 == 0  # readable by its owner only
         assert data.birth_date is not None
         assert datetime.fromisoformat(data.birth_date).replace(tzinfo=UTC).year < 2022

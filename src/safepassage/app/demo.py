@@ -100,7 +100,9 @@ def _with_witness(
 def _demo_vault(directory: Path, operation: str) -> Vault:
     """The demo's vault, locked by a key file kept (demo only) with the other keys."""
     key_file = directory / DEMO_VAULT_KEY
-    key_file.write_bytes(os.urandom(32))
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # its owner's only
+    with os.fdopen(fd, "wb") as f:
+        f.write(os.urandom(32))
     return Vault.create(directory, operation, key_file=key_file.read_bytes())
 
 

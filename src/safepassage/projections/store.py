@@ -44,6 +44,7 @@ from sqlalchemy.types import TypeEngine
 
 from safepassage.errors import StoreError
 from safepassage.events.envelope import Event
+from safepassage.migrate import alembic_config, begin_immediate
 from safepassage.operation.projection import (
     FAMILIES,
     Entity,
@@ -86,10 +87,7 @@ def sqlite_url(path: Path) -> str:
 
 
 def _alembic(connection: Connection) -> Config:
-    config = Config()
-    config.set_main_option("script_location", "safepassage.projections:migrations")
-    config.attributes["connection"] = connection
-    return config
+    return alembic_config(connection, "safepassage.projections:migrations")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:  # noqa: ANN401 - DB-API
@@ -106,10 +104,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:  # noqa: AN
 
 class DamagedProjectionsError(StoreError):
     """The projections' file is not a database the driver can read (not merely locked)."""
-
-
-def _sqlite_begin(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Projections:
@@ -146,7 +140,7 @@ class Projections:
         engine = create_engine(url)
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
-            event.listen(engine, "begin", _sqlite_begin)
+            event.listen(engine, "begin", begin_immediate)
         try:
             with engine.begin() as connection:
                 command.upgrade(_alembic(connection), "head")
@@ -478,7 +472,7 @@ def _building_engine(path: Path) -> Iterator[Engine]:
         cursor.close()
 
     event.listen(engine, "connect", pragmas)
-    event.listen(engine, "begin", _sqlite_begin)
+    event.listen(engine, "begin", begin_immediate)
     try:
         yield engine
     finally:

@@ -33,6 +33,7 @@ from sqlalchemy import Connection, Engine, create_engine, delete, event, insert,
 from sqlalchemy.exc import SQLAlchemyError
 
 from safepassage.errors import FormatError, StoreError
+from safepassage.migrate import alembic_config, begin_immediate
 from safepassage.vault.crypto import (
     DataKey,
     WrappedDataKey,
@@ -131,10 +132,7 @@ def access_statement(operation: str, actor: str, ref: str, action: str, at: date
 
 
 def _alembic(connection: Connection) -> Config:
-    config = Config()
-    config.set_main_option("script_location", "safepassage.vault:migrations")
-    config.attributes["connection"] = connection
-    return config
+    return alembic_config(connection, "safepassage.vault:migrations")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:  # noqa: ANN401 - DB-API
@@ -145,10 +143,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:  # noqa: AN
     cursor.execute("PRAGMA secure_delete=ON")  # deleted bytes are overwritten, not just freed
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
-
-
-def _begin(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Vault:
@@ -220,7 +214,7 @@ class Vault:
         db = directory / VAULT_DIR / DB_FILE
         engine = create_engine(f"sqlite:///{db.resolve()}")
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _begin)
+        event.listen(engine, "begin", begin_immediate)
         try:
             with engine.begin() as connection:
                 command.upgrade(_alembic(connection), "head")

@@ -1,0 +1,26 @@
+"""What the SQL stores (projections, vault) share: Alembic run in code, SQLite transactions.
+
+Each store ships its migrations as a package (``<package>:migrations``) and runs them on the
+connection it holds; there is no ``alembic.ini`` to keep in step.
+"""
+
+from __future__ import annotations
+
+from alembic.config import Config
+from sqlalchemy import Connection
+
+__all__ = ["alembic_config", "begin_immediate"]
+
+
+def alembic_config(connection: Connection, script_location: str) -> Config:
+    """Alembic's configuration for migrations at ``script_location``, run on ``connection``."""
+    config = Config()
+    config.set_main_option("script_location", script_location)
+    config.attributes["connection"] = connection
+    return config
+
+
+def begin_immediate(connection: Connection) -> None:
+    """SQLAlchemy's ``begin`` hook for SQLite: take the write lock at the start (Python's
+    ``sqlite3`` would otherwise begin lazily, and commit on its own before DDL)."""
+    connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: demo test bench lint setup clean
+.PHONY: demo test bench lint setup clean postgresql
 
 setup: $(STAMP)
 
@@ -20,12 +20,23 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh demo-out
 
-test: $(STAMP)
+test: $(STAMP) postgresql
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)
+# The tests start their own throwaway PostgreSQL server from Debian's package (tests/postgres.py);
+# install it when no version is there (as root, as on CI).
+postgresql:
+	@if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then \
+		echo "PostgreSQL is missing: installing Debian's postgresql package for the tests"; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y --no-install-recommends postgresql; \
+	fi
+
+bench: $(STAMP) postgresql
 	$(BIN)/python -m pip install --quiet -r bench/requirements.txt
 	$(BIN)/python bench/run.py --out docs/benchmarks.md
+	$(BIN)/python bench/run.py --only fuzz --workdir bench-out
+	$(BIN)/python bench/server.py --out docs/benchmarks.md --fuzz bench-out/fuzz.json
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts

@@ -5,6 +5,8 @@ appenders), bulk appends, then for each tree size a build (cached under the work
 a root cross-check against pymerkle, inclusion and consistency proofs cold and warm, and full
 verification; last the crash loop of ``tests/ledger/crash.py`` when it exists. Every figure in
 the report comes from this run; the raw figures also go to ``<workdir>/results.json``.
+``--only fuzz`` runs schemathesis against the served API instead (``bench/fuzz.py``; not part of
+a full run, and not in the report).
 
     .venv/bin/python bench/run.py --out docs/benchmarks.md
 """
@@ -267,8 +269,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--only",
-        choices=["city"],
-        help="run one section; the other sections' figures are kept from the last results.json",
+        choices=["city", "fuzz"],
+        help="run one section; the other sections' figures are kept from the last results.json "
+        "(fuzz: schemathesis against the served API, bench/fuzz.py; not part of a full run)",
+    )
+    p.add_argument(
+        "--fuzz-examples",
+        type=int,
+        help="fuzz: generated cases per API operation (default 1000, --quick 100)",
     )
     p.add_argument("--city-people", type=int, help="city operation: people (default 140000)")
     p.add_argument("--city-movements", type=int, help="city operation: movements (default 3000)")
@@ -298,11 +306,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.city_people = args.city_people or (4_700 if quick else 140_000)
     args.city_movements = args.city_movements or (100 if quick else 3_000)
     args.city_single = 2_000 if quick else 20_000
+    args.fuzz_examples = args.fuzz_examples or (100 if quick else 1_000)
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.only == "fuzz":
+        return only_fuzz(args, Console(stderr=True))
     peer._require()  # noqa: SLF001 - fail at once, with the install hint, when pymerkle is absent
     started = dt.datetime.now(dt.UTC)
     t0 = time.perf_counter()
@@ -383,6 +394,23 @@ def only_city(args: argparse.Namespace, columns: tuple[Any, ...], console: Conso
     else:
         print(text)
     return 0
+
+
+def only_fuzz(args: argparse.Namespace, console: Console) -> int:
+    """Schemathesis against the served API (``bench/fuzz.py``); kept in ``results.json`` under
+    ``fuzz`` when a full run's results are there, and in ``<workdir>/fuzz.json`` in full."""
+    import fuzz  # noqa: PLC0415 - schemathesis and the test harness, for this section only
+
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    result = fuzz.run(args.workdir, args.fuzz_examples, log=console.log)
+    (args.workdir / "fuzz.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
+    saved = args.workdir / "results.json"
+    if saved.is_file():
+        results = json.loads(saved.read_text(encoding="utf-8"))
+        results["fuzz"] = {k: v for k, v in result.items() if k != "per_operation"}
+        saved.write_text(json.dumps(results, indent=1), encoding="utf-8")
+    console.print(fuzz.summary(result))
+    return 1 if any(result["failures"].values()) else 0
 
 
 if __name__ == "__main__":

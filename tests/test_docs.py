@@ -12,8 +12,11 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -139,12 +142,16 @@ class Tour:
         self.key: str | None = None
         self.proof: str | None = None
         self.ref: str | None = None
+        self.account: str | None = None
         self.ran: list[str] = []
 
     def prepare(self, line: str, argv: list[str], command: str) -> list[str]:
         if "KEY" in argv:
             assert self.key is not None, f"{line!r} needs KEY before 'log init' printed one"
             argv = [self.key if word == "KEY" else word for word in argv]
+        if "ACCOUNT" in argv:
+            assert self.account is not None, f"{line!r} needs ACCOUNT before 'account create'"
+            argv = [self.account if word == "ACCOUNT" else word for word in argv]
         if "REF" in argv:
             assert self.ref is not None, f"{line!r} needs REF before 'person register' printed one"
             argv = [self.ref if word == "REF" else word for word in argv]
@@ -167,6 +174,10 @@ class Tour:
             argv, redirect = argv[:-2], argv[-1]
         command = command_of(argv)
         argv = self.prepare(line, argv, command)
+        if command == "serve":
+            self.serve(argv)
+            self.ran.append(command)
+            return
         self.capsys.readouterr()
         code = main(argv[1:])
         out, err = self.capsys.readouterr()
@@ -187,8 +198,36 @@ class Tour:
             self.proof = out
         elif command == "person register":
             self.ref = out.strip().splitlines()[-1]
+        elif command == "account create":
+            self.account = out.split()[2].rstrip(":")
+            assert out.strip().splitlines()[-1].startswith("spt_")
         elif command in {"log verify-proof", "verify"}:
             assert out.startswith("ok: "), out
+
+    @staticmethod
+    def serve(argv: list[str]) -> None:
+        """``serve`` runs until interrupted: start it, see it answer, interrupt it."""
+        port = argv[argv.index("--port") + 1]
+        server = subprocess.Popen(
+            [str(Path(sys.executable).parent / "safepassage"), *argv[1:]],
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    url = f"http://127.0.0.1:{port}/api/v1/public/report"
+                    with urllib.request.urlopen(url, timeout=5) as response:
+                        assert response.status == 200
+                    break
+                except OSError:
+                    assert server.poll() is None, "the tour's serve line exited"
+                    assert time.monotonic() < deadline, "the tour's serve line never answered"
+                    time.sleep(0.1)
+        finally:
+            server.send_signal(signal.SIGINT)
+            server.wait(timeout=30)
+        assert server.returncode == 0
 
 
 def test_the_readme_tour_runs_as_written(

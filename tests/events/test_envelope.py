@@ -194,3 +194,21 @@ def test_a_signature_spelled_with_spare_bits_set_is_refused() -> None:
             parse(raw)
         assert err.value.field == "sig"
         assert "canonical base64" in err.value.reason
+
+
+@given(
+    at=st.datetimes(timezones=st.timezones()),
+    description=st.text(min_size=1, max_size=40).filter(lambda t: t.strip() != ""),
+)
+def test_a_signed_event_is_exactly_what_parsing_its_bytes_gives(at, description) -> None:
+    body = {**EXAMPLES["incident.reported"], "description": description}
+    try:
+        made = sign_event(operation="azovstal-2022", at=at, actor="russia/liaison",
+                          body=parse_body("incident.reported", body), key=KEY)  # fmt: skip
+    except FormatError:
+        return  # a time zone that leaves no UTC offset, or text the body refuses
+    again = parse_event(made.raw)
+    assert again == made
+    assert again.at == made.at
+    assert rfc8785.dumps(json.loads(made.raw)) == made.raw
+    again.verify(PUBLIC)

@@ -50,8 +50,14 @@ class StoreContract:
             assert store.entry(0) == b""
             assert store.root() == merkle.leaf_hash(b"")
 
+    # differing_executors: every backend's subclass runs this method; it keeps no state on self
     @settings(
-        max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+        max_examples=15,
+        deadline=None,
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.differing_executors,
+        ],
     )
     @given(batches=st.lists(st.integers(1, 40), min_size=1, max_size=8), data=st.data())
     def test_roots_and_proofs_match_the_reference_at_every_size(

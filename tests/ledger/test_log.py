@@ -110,3 +110,44 @@ def test_a_failed_create_leaves_nothing_half_made(
     with pytest.raises(OSError, match="No space left"):
         Log.create(kept, ORIGIN)
     assert list(kept.iterdir()) == []  # a folder the user made stays, empty
+
+
+# --- the store in PostgreSQL, the keys in the folder -------------------------------------------
+
+
+def test_a_log_in_postgresql_keeps_its_keys_in_the_folder(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    d = tmp_path / "log"
+    with Log.create(d, ORIGIN, database=postgres_url) as log:
+        log.append_batch([b"a", b"b", b"c"])
+        note = log.checkpoint()
+    assert {p.name for p in d.iterdir()} == {KEY_FILE, VKEY_FILE}  # no log.db
+    with pytest.raises(StoreError, match="already holds a log"):
+        Log.create(tmp_path / "another", ORIGIN, database=postgres_url)
+    assert not (tmp_path / "another").exists()
+    with Log.open(d, database=postgres_url) as log:
+        assert log.database == postgres_url
+        assert log.checkpoint() == note  # kept in the database
+        text = log.prove(1)
+        checkpoint, _ = verify_tlog_proof(text, b"b", log.verifier)
+        assert checkpoint.size == 3
+    with pytest.raises(StoreError, match=r"missing log\.db"):
+        Log.open(d)  # without the URL, the folder alone has no store
+
+
+def test_a_failed_create_in_postgresql_leaves_no_tables(
+    tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from safepassage.ledger.postgres import PostgresLogStore  # noqa: PLC0415
+
+    def broken(path: Path, text: str, mode: int) -> None:
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(log_module, "_write_new", broken)
+    with pytest.raises(OSError, match="No space left"):
+        Log.create(tmp_path / "log", ORIGIN, database=postgres_url)
+    monkeypatch.undo()
+    with pytest.raises(StoreError, match="no safepassage log"):
+        PostgresLogStore.open(postgres_url)
+    Log.create(tmp_path / "log", ORIGIN, database=postgres_url).close()  # free to try again

@@ -1,4 +1,10 @@
-"""The projection tables: migrated schema, kept up to date, caught up, rebuilt identically."""
+"""The projection tables: migrated schema, kept up to date, caught up, rebuilt identically.
+
+Tests that take ``database`` run on both backends: SQLite files, and a PostgreSQL database (the
+tables in its ``projections`` schema, rebuilt in place in one transaction). Tests of the SQLite
+file itself (a file that is no database, the rebuild beside the old file and its helper
+process, following a renamed file) are SQLite-only and say so.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +12,11 @@ import copy
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -33,11 +40,30 @@ VARIED = varied_operation()
 EVENTS: list[Event] = VARIED.events
 
 
-def new_operation(directory: Path, events: list[Event]) -> Operation:
-    op = Operation.create(directory, VARIED.operation)
+MakeDatabase = Callable[[], "str | None"]
+
+
+def new_operation(directory: Path, events: list[Event], database: str | None = None) -> Operation:
+    op = Operation.create(directory, VARIED.operation, database)
     for event in events:
         op.submit_event(event)
     return op
+
+
+def projections_url(directory: Path, database: str | None) -> str:
+    """Where the projections of the operation in ``directory`` are."""
+    return sqlite_url(directory / PROJECTIONS) if database is None else database
+
+
+def projections_sql(directory: Path, database: str | None, statement: str) -> None:
+    """Run ``statement`` on the projection tables behind the application's back."""
+    if database is None:
+        with sqlite3.connect(directory / PROJECTIONS) as db:
+            db.execute(statement)
+        db.close()
+    else:
+        with psycopg.connect(database, options="-c search_path=projections") as pg:
+            pg.execute(statement)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -46,19 +72,24 @@ def tmp_dir() -> Iterator[Path]:
         yield Path(name) / "op"
 
 
-def test_the_migrations_create_exactly_the_declared_tables(tmp_path: Path) -> None:
-    with Projections.open(sqlite_url(tmp_path / "p.db")) as p, p.engine.connect() as conn:
+def test_the_migrations_create_exactly_the_declared_tables(
+    tmp_path: Path, database: str | None
+) -> None:
+    url = database or sqlite_url(tmp_path / "p.db")
+    with Projections.open(url) as p, p.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []
         names = set(inspect(conn).get_table_names()) - {"alembic_version"}
         assert names == set(TABLES)
 
 
-def test_the_migrations_go_down_to_nothing_and_up_again(tmp_path: Path) -> None:
+def test_the_migrations_go_down_to_nothing_and_up_again(
+    tmp_path: Path, database: str | None
+) -> None:
     from alembic import command  # noqa: PLC0415
 
     from safepassage.projections.store import _alembic  # noqa: PLC0415
 
-    with Projections.open(sqlite_url(tmp_path / "p.db")) as p:
+    with Projections.open(database or sqlite_url(tmp_path / "p.db")) as p:
         with p.engine.begin() as conn:
             command.downgrade(_alembic(conn), "base")
         with p.engine.connect() as conn:
@@ -69,15 +100,17 @@ def test_the_migrations_go_down_to_nothing_and_up_again(tmp_path: Path) -> None:
             assert compare_metadata(MigrationContext.configure(conn), metadata) == []
 
 
-def test_opening_twice_migrates_once_and_keeps_the_rows(tmp_path: Path) -> None:
-    with new_operation(tmp_path / "op", EVENTS) as op:
+def test_opening_twice_migrates_once_and_keeps_the_rows(
+    tmp_path: Path, database: str | None
+) -> None:
+    with new_operation(tmp_path / "op", EVENTS, database) as op:
         before = op.projections.dump()
-    with Projections.open(sqlite_url(tmp_path / "op" / PROJECTIONS)) as p:
+    with Projections.open(projections_url(tmp_path / "op", database)) as p:
         assert p.dump() == before
 
 
-def test_rebuild_gives_the_tables_kept_event_by_event(tmp_path: Path) -> None:
-    with new_operation(tmp_path / "op", EVENTS) as op:
+def test_rebuild_gives_the_tables_kept_event_by_event(tmp_path: Path, database: str | None) -> None:
+    with new_operation(tmp_path / "op", EVENTS, database) as op:
         kept = op.projections.dump()
         assert op.rebuild() == (len(EVENTS), op.log.store.root().hex())
         assert op.projections.dump() == kept
@@ -85,10 +118,16 @@ def test_rebuild_gives_the_tables_kept_event_by_event(tmp_path: Path) -> None:
     assert len(kept["events"]) == len(EVENTS)
 
 
-def test_after_every_event_the_kept_tables_equal_the_rebuilt_ones(tmp_path: Path) -> None:
+def test_after_every_event_the_kept_tables_equal_the_rebuilt_ones(
+    tmp_path: Path, database: str | None
+) -> None:
+    if database is None:
+        rebuilt_url, schema = sqlite_url(tmp_path / "rebuilt.db"), "unused"
+    else:
+        rebuilt_url, schema = database, "rebuilt"  # beside the kept ones, in the same database
     with (
-        new_operation(tmp_path / "op", []) as op,
-        Projections.open(sqlite_url(tmp_path / "rebuilt.db")) as rebuilt,
+        new_operation(tmp_path / "op", [], database) as op,
+        Projections.open(rebuilt_url, schema=schema) as rebuilt,
     ):
         for size, event in enumerate(EVENTS, start=1):
             op.submit_event(event)
@@ -97,14 +136,16 @@ def test_after_every_event_the_kept_tables_equal_the_rebuilt_ones(tmp_path: Path
             assert op.projections.dump() == rebuilt.dump(), f"after {event.kind} at {size - 1}"
 
 
-def test_the_tables_say_what_the_events_said(tmp_path: Path) -> None:
-    with new_operation(tmp_path / "op", EVENTS) as op, op.projections.engine.connect() as conn:
-        status = dict(conn.execute(select(persons.c.person, persons.c.status)).all())
-        said = conn.execute(
-            select(responses.c.party, responses.c.response, responses.c.before_departure)
-            .where(responses.c.movement == "m1")
-            .order_by(responses.c.position)
-        ).all()
+def test_the_tables_say_what_the_events_said(tmp_path: Path, database: str | None) -> None:
+    with new_operation(tmp_path / "op", EVENTS, database) as op:
+        with op.projections.engine.connect() as conn:
+            status = dict(conn.execute(select(persons.c.person, persons.c.status)).all())
+            said = conn.execute(
+                select(responses.c.party, responses.c.response, responses.c.before_departure)
+                .where(responses.c.movement == "m1")
+                .order_by(responses.c.position)
+            ).all()
+        dump = op.projections.dump()  # before closing: a closed operation reads nothing
     assert status == {
         "P-000001": "arrived",
         "P-000002": "arrived",
@@ -117,7 +158,6 @@ def test_the_tables_say_what_the_events_said(tmp_path: Path) -> None:
         ("russia", "acknowledged", True),
         ("ukraine", "acknowledged", False),
     ]
-    dump = op.projections.dump()
     revoked = {a[0] for a in dump["actors"] if a[3] is True}
     assert revoked == {"icrc/driver"}
     assert [m[6] for m in dump["movements"]] == ["departed", "cancelled"]
@@ -125,9 +165,11 @@ def test_the_tables_say_what_the_events_said(tmp_path: Path) -> None:
     assert dump["pauses"][0][2] == datetime(2022, 4, 30, 7, tzinfo=UTC)  # aware, in UTC
 
 
-def test_tables_left_behind_by_a_crash_catch_up_on_open(tmp_dir: Path) -> None:
+def test_tables_left_behind_by_a_crash_catch_up_on_open(
+    tmp_dir: Path, database: str | None, make_database: MakeDatabase
+) -> None:
     half = len(EVENTS) // 2
-    with new_operation(tmp_dir, EVENTS[:half]) as op:
+    with new_operation(tmp_dir, EVENTS[:half], database) as op:
         # a crash between the log's commit and the projections' one: the log went on alone
         for event in EVENTS[half:]:
             op.log.append(event.raw)
@@ -135,11 +177,11 @@ def test_tables_left_behind_by_a_crash_catch_up_on_open(tmp_dir: Path) -> None:
     with Operation.open(tmp_dir) as op:
         assert op.projections.position() == (len(EVENTS), op.log.store.root().hex())
         caught_up = op.projections.dump()
-    with new_operation(tmp_dir.with_name("fresh"), EVENTS) as fresh:
+    with new_operation(tmp_dir.with_name("fresh"), EVENTS, make_database()) as fresh:
         assert caught_up == fresh.projections.dump()
 
 
-def test_tables_of_another_history_are_rebuilt_on_open(tmp_dir: Path) -> None:
+def test_tables_of_another_history_are_rebuilt_on_open(tmp_dir: Path) -> None:  # SQLite files
     with new_operation(tmp_dir, EVENTS) as op:
         expected = op.projections.dump()
     other = tmp_dir.with_name("other")
@@ -152,18 +194,33 @@ def test_tables_of_another_history_are_rebuilt_on_open(tmp_dir: Path) -> None:
         assert op.projections.dump() == expected
 
 
-def test_missing_tables_are_rebuilt_on_open(tmp_dir: Path) -> None:
-    with new_operation(tmp_dir, EVENTS) as op:
+def test_tables_that_reflect_another_history_are_rebuilt_on_open(
+    tmp_dir: Path, database: str | None
+) -> None:
+    with new_operation(tmp_dir, EVENTS, database) as op:
         expected = op.projections.dump()
-    (tmp_dir / PROJECTIONS).unlink()
+    projections_sql(tmp_dir, database, "DELETE FROM persons")
+    projections_sql(tmp_dir, database, f"UPDATE projection_state SET log_root = '{'ab' * 32}'")
+    with Operation.open(tmp_dir) as op:
+        assert op.projections.dump() == expected
+
+
+def test_missing_tables_are_rebuilt_on_open(tmp_dir: Path, database: str | None) -> None:
+    with new_operation(tmp_dir, EVENTS, database) as op:
+        expected = op.projections.dump()
+    if database is None:
+        (tmp_dir / PROJECTIONS).unlink()
+    else:
+        with psycopg.connect(database) as pg:
+            pg.execute("DROP SCHEMA projections CASCADE")
     with Operation.open(tmp_dir) as op:
         assert op.projections.dump() == expected
 
 
 def test_a_database_failure_does_not_undo_a_recorded_event(
-    tmp_dir: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_dir: Path, database: str | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with new_operation(tmp_dir, EVENTS[:20]) as op:
+    with new_operation(tmp_dir, EVENTS[:20], database) as op:
         real = op.projections.apply
 
         def refuse(*_: object) -> None:
@@ -181,8 +238,10 @@ def test_a_database_failure_does_not_undo_a_recorded_event(
         assert op.projections.dump() == kept
 
 
-def test_a_batch_records_what_passes_and_names_what_does_not(tmp_dir: Path) -> None:
-    with new_operation(tmp_dir, EVENTS[:12]) as op:
+def test_a_batch_records_what_passes_and_names_what_does_not(
+    tmp_dir: Path, database: str | None, make_database: MakeDatabase
+) -> None:
+    with new_operation(tmp_dir, EVENTS[:12], database) as op:
         bad = VARIED.sign(
             COORD, "person.boarded", {"person": "P-NOBODY", "movement": "m1", "vehicle": "bus-1"}
         )
@@ -198,14 +257,14 @@ def test_a_batch_records_what_passes_and_names_what_does_not(tmp_dir: Path) -> N
         assert answers[9] == Receipt(12, EVENTS[12].id, duplicate=True)
         assert answers[-1] == Receipt(len(EVENTS) - 1, EVENTS[-1].id)
         kept = op.projections.dump()
-    with new_operation(tmp_dir.with_name("one-by-one"), EVENTS) as one:
+    with new_operation(tmp_dir.with_name("one-by-one"), EVENTS, make_database()) as one:
         assert one.projections.dump() == kept
 
 
 def test_a_batch_whose_commit_fails_leaves_state_and_log_agreeing(
-    tmp_dir: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_dir: Path, database: str | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with new_operation(tmp_dir, EVENTS[:12]) as op:
+    with new_operation(tmp_dir, EVENTS[:12], database) as op:
         before = copy.deepcopy(op.state)
 
         def full_disk(_: object) -> int:
@@ -221,11 +280,11 @@ def test_a_batch_whose_commit_fails_leaves_state_and_log_agreeing(
 
 
 def test_an_interrupted_rebuild_leaves_the_tables_as_they_were(
-    tmp_dir: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_dir: Path, database: str | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from safepassage.projections import store  # noqa: PLC0415
 
-    with new_operation(tmp_dir, EVENTS) as op:
+    with new_operation(tmp_dir, EVENTS, database) as op:
         before = op.projections.dump()
         calls = 0
         real = store.event_row
@@ -244,14 +303,15 @@ def test_an_interrupted_rebuild_leaves_the_tables_as_they_were(
         assert op.projections.dump() == before  # dropping the tables was rolled back too
 
 
-def test_damaged_tables_are_rebuilt_on_open(tmp_dir: Path) -> None:
-    with new_operation(tmp_dir, EVENTS[:30]) as op:
+def test_damaged_tables_are_rebuilt_on_open(
+    tmp_dir: Path, database: str | None, make_database: MakeDatabase
+) -> None:
+    with new_operation(tmp_dir, EVENTS[:30], database) as op:
         op.log.append_batch([e.raw for e in EVENTS[30:]])  # the tables fall behind...
-    with sqlite3.connect(tmp_dir / PROJECTIONS) as db:
-        db.execute("DROP TABLE persons")  # ...and lose a table
+    projections_sql(tmp_dir, database, "DROP TABLE persons")  # ...and lose a table
     with Operation.open(tmp_dir) as op:
         repaired = op.projections.dump()
-    with new_operation(tmp_dir.with_name("fresh"), EVENTS) as fresh:
+    with new_operation(tmp_dir.with_name("fresh"), EVENTS, make_database()) as fresh:
         assert repaired == fresh.projections.dump()
 
 
@@ -280,11 +340,11 @@ def test_a_batch_checks_every_signature_even_when_checked_in_parallel(tmp_dir: P
 
 
 def test_a_batch_that_fails_midway_leaves_no_trace(
-    tmp_dir: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_dir: Path, database: str | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from safepassage.operation.state import OperationState  # noqa: PLC0415
 
-    with new_operation(tmp_dir, EVENTS[:12]) as op:
+    with new_operation(tmp_dir, EVENTS[:12], database) as op:
         before = copy.deepcopy(op.state)
         real, calls = OperationState.apply, 0
 
@@ -305,8 +365,10 @@ def test_a_batch_that_fails_midway_leaves_no_trace(
         assert [a.index for a in answers if isinstance(a, Receipt)] == list(range(12, len(EVENTS)))
 
 
-def test_an_append_by_another_process_is_answered_with_the_logs_indices(tmp_dir: Path) -> None:
-    with new_operation(tmp_dir, EVENTS[:12]) as op, Operation.open(tmp_dir) as other:
+def test_an_append_by_another_process_is_answered_with_the_logs_indices(
+    tmp_dir: Path, database: str | None
+) -> None:
+    with new_operation(tmp_dir, EVENTS[:12], database) as op, Operation.open(tmp_dir) as other:
         other.submit_event(EVENTS[12])  # another process records one event meanwhile
         answers = op.submit_events(EVENTS[13:20])
         assert answers == [Receipt(i, EVENTS[i].id) for i in range(13, 20)]
@@ -319,7 +381,7 @@ def test_an_append_by_another_process_is_answered_with_the_logs_indices(tmp_dir:
         assert op.projections.dump() == kept
 
 
-def test_a_projections_file_that_is_not_a_database_is_set_aside(tmp_dir: Path) -> None:
+def test_a_projections_file_that_is_not_a_database_is_set_aside(tmp_dir: Path) -> None:  # SQLite
     with new_operation(tmp_dir, EVENTS) as op:
         expected = op.projections.dump()
     for suffix in ("-wal", "-shm"):
@@ -330,7 +392,9 @@ def test_a_projections_file_that_is_not_a_database_is_set_aside(tmp_dir: Path) -
     assert (tmp_dir / (PROJECTIONS + ".damaged")).read_bytes().startswith(b"this is not")
 
 
-def test_a_damaged_file_is_told_apart_from_one_that_cannot_be_opened_now(tmp_path: Path) -> None:
+def test_a_damaged_file_is_told_apart_from_one_that_cannot_be_opened_now(  # SQLite
+    tmp_path: Path,
+) -> None:
     from safepassage.errors import StoreError  # noqa: PLC0415
     from safepassage.projections.store import DamagedProjectionsError  # noqa: PLC0415
 
@@ -345,16 +409,27 @@ def test_a_damaged_file_is_told_apart_from_one_that_cannot_be_opened_now(tmp_pat
     assert unreachable.value.field == "projections"
 
 
+def test_an_unreachable_server_is_not_taken_for_damaged_tables() -> None:
+    from safepassage.errors import StoreError  # noqa: PLC0415
+    from safepassage.projections.store import DamagedProjectionsError  # noqa: PLC0415
+
+    with pytest.raises(StoreError) as unreachable:
+        Projections.open("postgresql://nobody:s3cret@127.0.0.1:1/nothing")
+    assert not isinstance(unreachable.value, DamagedProjectionsError)
+    assert unreachable.value.field == "projections"
+    assert "s3cret" not in str(unreachable.value)
+
+
 def test_an_event_another_process_recorded_is_a_duplicate_not_a_second_entry(
-    tmp_dir: Path,
+    tmp_dir: Path, database: str | None
 ) -> None:
-    with new_operation(tmp_dir, EVENTS[:12]) as op, Operation.open(tmp_dir) as other:
+    with new_operation(tmp_dir, EVENTS[:12], database) as op, Operation.open(tmp_dir) as other:
         other.submit_event(EVENTS[12])
         assert op.submit_event(EVENTS[12]) == Receipt(12, EVENTS[12].id, duplicate=True)
         assert op.log.size() == 13
 
 
-# --- the rebuild beside the old file, with a helper process for the events table -----------
+# --- SQLite only: the rebuild beside the old file, with a helper process for the events table
 
 
 def _parallel(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -431,26 +506,31 @@ def test_an_interrupted_rebuild_stops_its_helper_and_leaves_the_old_tables(
     assert not (tmp_dir / (PROJECTIONS + ".rebuild")).exists()
 
 
-def test_an_operation_follows_a_rebuild_made_by_another_process(tmp_dir: Path) -> None:
-    with new_operation(tmp_dir, EVENTS[:40]) as op:
+def test_an_operation_follows_a_rebuild_made_by_another_process(
+    tmp_dir: Path, database: str | None
+) -> None:
+    with new_operation(tmp_dir, EVENTS[:40], database) as op:
         with Operation.open(tmp_dir) as other:
-            other.rebuild()  # renames a new file over the one `op` has open
+            other.rebuild()  # SQLite: renames a new file over the one `op` has open
         for event in EVENTS[40:]:
             op.submit_event(event)
         kept = op.projections.dump()
-        with sqlite3.connect(tmp_dir / PROJECTIONS) as db:  # the file now at that name
-            (size,) = db.execute("SELECT log_size FROM projection_state").fetchone()
-        assert size == len(EVENTS)  # not written to the file the rename replaced
+        with Projections.open(projections_url(tmp_dir, database)) as now:  # what is there now
+            position = now.position()
+        assert position is not None
+        assert position[0] == len(EVENTS)  # not written to the file the rename replaced
     with Operation.open(tmp_dir, rebuild=True) as fresh:
         assert fresh.projections.dump() == kept
 
 
-def test_tables_of_the_first_migration_are_migrated_and_rebuilt(tmp_dir: Path) -> None:
+def test_tables_of_the_first_migration_are_migrated_and_rebuilt(
+    tmp_dir: Path, database: str | None
+) -> None:
     from alembic import command  # noqa: PLC0415
 
     from safepassage.projections.store import _alembic  # noqa: PLC0415
 
-    with new_operation(tmp_dir, EVENTS) as op:
+    with new_operation(tmp_dir, EVENTS, database) as op:
         kept = op.projections.dump()
         with op.projections.engine.begin() as conn:
             command.downgrade(_alembic(conn), "0001")  # as a file made before 0002 was

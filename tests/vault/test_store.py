@@ -1,4 +1,10 @@
-"""The vault with a real operation: register, read with a purpose, erase, settle crashes."""
+"""The vault with a real operation: register, read with a purpose, erase, settle crashes.
+
+Every test runs on both backends (``op_dir`` is parametrized): the demo operation in SQLite
+files, or the same events in a PostgreSQL database (the vault's records in its ``vault``
+schema). What erasure leaves on disk is checked per backend: SQLite's file and WAL, and
+PostgreSQL's row versions.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +15,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import select
 
 from safepassage.app.demo import run_demo
 from safepassage.app.operation import Operation, Receipt
@@ -25,10 +33,12 @@ from safepassage.app.persons import (
     register_people,
     settle,
 )
+from safepassage.database import DATABASE_FILE, record_database, recorded_database
 from safepassage.errors import FormatError, RuleError, SignatureError, StoreError
 from safepassage.vault.crypto import commitment
 from safepassage.vault.schema import metadata, records
 from safepassage.vault.store import PersonalData, Vault, access_statement
+from tests.postgres import PostgresServer
 
 FAST = {"n": 2**10, "r": 8, "p": 1}
 AT = datetime(2022, 5, 1, 9, 0, tzinfo=UTC)
@@ -43,12 +53,38 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
-@pytest.fixture
-def op_dir(demo_template: Path, tmp_path: Path) -> Path:
+@pytest.fixture(scope="module")
+def pg_demo_template(
+    demo_template: Path, postgres_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Path, str]]:
+    """The demo's events replayed into a PostgreSQL database: its folder and database name."""
+    name = postgres_server.create_database()
+    directory = tmp_path_factory.mktemp("pg-template") / "azovstal"
+    with Operation.open(demo_template) as demo:
+        events, operation = list(demo.events()), demo.state.operation or ""
+    with Operation.create(directory, operation, postgres_server.url(name)) as op:
+        assert all(isinstance(a, Receipt) for a in op.submit_events(events))
+    shutil.copytree(demo_template / "keys", directory / "keys")
+    yield directory, name
+    postgres_server.drop_database(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def op_dir(request: pytest.FixtureRequest, demo_template: Path, tmp_path: Path) -> Iterator[Path]:
     directory = tmp_path / "azovstal"
-    shutil.copytree(demo_template, directory)
-    shutil.rmtree(directory / "vault")  # the demo's own vault: these tests make theirs
-    return directory
+    if request.param == "sqlite":
+        shutil.copytree(demo_template, directory)
+        shutil.rmtree(directory / "vault")  # the demo's own vault: these tests make theirs
+        yield directory
+        return
+    template, template_db = request.getfixturevalue("pg_demo_template")
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    name = server.create_database(template=template_db)  # a copy of the replayed demo
+    shutil.copytree(template, directory)
+    (directory / DATABASE_FILE).unlink()
+    record_database(directory, server.url(name))
+    yield directory
+    server.drop_database(name)
 
 
 @pytest.fixture
@@ -208,6 +244,10 @@ def test_erasure_shreds_the_record_keeps_the_figures_and_is_an_event(
     op, vault = opened
     [answer] = register_people(op, vault, [person("CANARY-ERASE-ME")], actor=REGISTRAR, at=AT)
     assert isinstance(answer, Registered)
+    with vault.engine.connect() as conn:
+        sealed_key = conn.execute(
+            select(records.c.sealed_key).where(records.c.ref == answer.ref)
+        ).scalar_one()
     figures = op.report().figures
     key = vault.unlock(passphrase="pass phrase")
     receipt = erase_person(
@@ -223,6 +263,10 @@ def test_erasure_shreds_the_record_keeps_the_figures_and_is_an_event(
     with pytest.raises(RuleError) as twice:
         erase_person(op, vault, key, answer.ref, actor=COORDINATOR, reason="retention-ended", at=AT)
     assert twice.value.field == "body.person"
+    database = recorded_database(op_dir)
+    if database is not None:
+        _no_row_version_holds(database, answer.ref, sealed_key)
+        return
     db = op_dir / "vault" / "vault.db"
     with sqlite3.connect(db) as conn:
         row = conn.execute(
@@ -232,6 +276,25 @@ def test_erasure_shreds_the_record_keeps_the_figures_and_is_an_event(
     assert not (op_dir / "vault" / "vault.db-wal").exists() or (
         (op_dir / "vault" / "vault.db-wal").stat().st_size == 0
     )
+
+
+def _no_row_version_holds(database: str, ref: str, sealed_key: bytes) -> None:
+    """PostgreSQL: the record's row is emptied, and no row version, live or dead, in any page
+    of ``vault.records`` still holds the sealed key (VACUUM removed the one the update left)."""
+    with psycopg.connect(database, autocommit=True) as pg:
+        row = pg.execute(
+            "SELECT sealed_key, sealed_record FROM vault.records WHERE ref = %s", (ref,)
+        ).fetchone()
+        assert row == (None, None)
+        pg.execute("CREATE EXTENSION IF NOT EXISTS pageinspect")
+        held = pg.execute(
+            "SELECT count(*) FROM generate_series(0, pg_relation_size('vault.records') / "
+            "current_setting('block_size')::int - 1) AS block, "
+            "LATERAL heap_page_items(get_raw_page('vault.records', block::int)) AS t "
+            "WHERE position(%s::bytea IN t.t_data) > 0",
+            (sealed_key,),
+        ).fetchone()
+    assert held == (0,)
 
 
 def test_a_crash_between_vault_and_log_is_settled(opened: tuple[Operation, Vault]) -> None:

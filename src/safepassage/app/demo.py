@@ -40,20 +40,21 @@ _YEARS = {"0-4": (0, 4), "5-11": (5, 11), "12-17": (12, 17), "18-59": (18, 59), 
 Progress = Callable[[int, int], None]
 
 
-def run_demo(
+def run_demo(  # noqa: PLR0913 - each a keyword with a default
     directory: Path,
     *,
     discrepancy: bool = False,
     vault: bool = True,
     seed: int = 2022,
     progress: Progress | None = None,
+    database: str | None = None,
 ) -> Operation:
     """Build the demo operation in ``directory`` (which must not hold one) and return it open."""
     directory = Path(directory)
     if directory.exists() and any(directory.iterdir()):
         raise StoreError("already exists and is not empty; choose a new folder", field="DIR")
     scenario = load_scenario()
-    op = Operation.create(directory, scenario.operation)
+    op = Operation.create(directory, scenario.operation, database)
     try:
         op.keys.mark_demo()
         made: dict[str, str] = {}

@@ -70,6 +70,10 @@ class Keyring:
         self._write(actor, base64.b64encode(raw).decode())
         return key
 
+    def holds(self, name: str) -> bool:
+        """Whether this folder holds a private key for the actor (or ``<party>.witness``)."""
+        return (self.directory / _file_name(name)).is_file()
+
     def actor(self, actor: str) -> Ed25519PrivateKey:
         return Ed25519PrivateKey.from_private_bytes(base64.b64decode(self._read(actor)))
 

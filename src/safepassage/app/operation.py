@@ -8,11 +8,16 @@ appended twice: its receipt is returned again.
 
 Layout of an operation folder ``DIR``:
 
-* ``DIR/log/``      the operation's log (``safepassage.ledger.log``);
+* ``DIR/log/``      the operation's log (``safepassage.ledger.log``): its keys, and its store
+  ``log.db``;
 * ``DIR/projections.db``  the read models (``safepassage.projections``), rebuilt from the log
   at will (``safepassage rebuild``);
 * ``DIR/keys/``     private keys the server holds for actors and witnesses (the demo's);
-* ``DIR/witness/``  each party's witness state: the last checkpoint it cosigned.
+* ``DIR/witness/``  each party's witness state: the last checkpoint it cosigned;
+* ``DIR/database.url``  only for an operation created with a PostgreSQL URL (``database=``):
+  then the log's store, the projections and the vault's records are in that database (schemas
+  ``log``, ``projections``, ``vault``) instead of ``log.db``, ``projections.db`` and
+  ``vault/vault.db``; every later opening of ``DIR`` uses it (``safepassage.database``).
 """
 
 from __future__ import annotations
@@ -34,13 +39,20 @@ from typing import Any, Self
 from sqlalchemy.exc import SQLAlchemyError
 
 from safepassage.app.keys import Keyring
+from safepassage.database import (
+    DATABASE_FILE,
+    check_url,
+    database_for,
+    record_database,
+    recorded_database,
+)
 from safepassage.errors import ProofError, RuleError, SafepassageError, SignatureError, StoreError
 from safepassage.events.catalogue import parse_body
 from safepassage.events.envelope import Event, read_event, sign_event
 from safepassage.ledger import merkle
 from safepassage.ledger.checkpoint import Checkpoint, open_checkpoint
 from safepassage.ledger.checkpoint import cosign as cosign_note
-from safepassage.ledger.log import DB_FILE, Log
+from safepassage.ledger.log import DB_FILE, Log, open_store
 from safepassage.ledger.note import Verifier
 from safepassage.ledger.sqlite import SqliteLogStore
 from safepassage.operation import rules
@@ -80,15 +92,19 @@ def origin_for(operation: str) -> str:
 class Operation:
     """One operation: its log, the state folded from it, its projections, the keys it holds."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - what create/open made, handed over whole
         self,
         directory: Path,
         log: Log,
         state: OperationState,
         ids: dict[str, int],
         projections: Projections,
+        *,
+        database: str | None = None,
     ) -> None:
         self.directory = Path(directory)
+        self.database = database
+        """The PostgreSQL URL the operation's data is in, or ``None`` for SQLite files."""
         self.log = log
         self.state = state
         self.projections = projections
@@ -97,35 +113,61 @@ class Operation:
         self.keys = Keyring(self.directory / "keys")
 
     @classmethod
-    def create(cls, directory: Path, operation: str) -> Operation:
+    def create(cls, directory: Path, operation: str, database: str | None = None) -> Operation:
+        """Create the operation in ``directory``: its log, keys and projections.
+
+        ``database`` is where its data goes: ``None`` for SQLite files in ``directory``, or a
+        PostgreSQL URL (``postgresql://user@host/dbname``), recorded in ``DIR/database.url``
+        for every later opening. ``StoreError(field="--db")`` for any other URL, or one that
+        differs from a URL the folder already records.
+        """
         directory = Path(directory)
-        log = Log.create(directory / LOG_DIR, origin_for(operation))
+        url = _database_to_create(directory, database)
+        new_dir = not directory.exists()
+        recorded = False
         try:
-            projections = _open_projections(directory)
+            if url is not None and recorded_database(directory) is None:
+                directory.mkdir(parents=True, exist_ok=True)
+                record_database(directory, url)  # first: a crash leaves a folder that says so
+                recorded = True
+            log = Log.create(directory / LOG_DIR, origin_for(operation), database=url)
+        except BaseException:
+            if recorded:
+                (directory / DATABASE_FILE).unlink(missing_ok=True)
+            if new_dir:
+                with contextlib.suppress(OSError):
+                    directory.rmdir()
+            raise
+        try:
+            projections = _open_projections(directory, url)
             # whatever a reused folder held is dropped: the tables reflect this empty log
             projections.rebuild([], (0, log.store.root(0).hex()))
         except BaseException:
             log.close()
             raise
-        return cls(directory, log, OperationState(), {}, projections)
+        return cls(directory, log, OperationState(), {}, projections, database=url)
 
     @classmethod
     def open(
         cls,
         directory: Path,
         *,
+        database: str | None = None,
         rebuild: bool = False,
         progress: Callable[[int], None] | None = None,
     ) -> Operation:
         """Open an operation: fold its whole log into the state, catch its projections up.
 
+        Its data is where ``DIR/database.url`` says (SQLite files in ``directory`` without
+        one); ``database``, when given, must be that URL (``StoreError(field="--db")``).
         Projections that reflect another history (or none) are rebuilt in the same pass over
         the log; ``rebuild=True`` rebuilds them whatever they hold (``safepassage rebuild``).
         """
         directory = Path(directory)
-        log = Log.open(directory / LOG_DIR)
+        url = database_for(directory, database)
+        log = Log.open(directory / LOG_DIR, database=url)
         try:
-            projections = _open_projections(directory)
+            projections = _open_projections(directory, url)
         except BaseException:
             log.close()
             raise
@@ -143,7 +185,7 @@ class Operation:
             projections.close()
             log.close()
             raise
-        return cls(directory, log, state, ids, projections)
+        return cls(directory, log, state, ids, projections, database=url)
 
     def close(self) -> None:
         self.projections.close()
@@ -272,6 +314,20 @@ class Operation:
         except SQLAlchemyError:
             return
 
+    def index_of(self, event_id: str) -> int:
+        """The log index of a recorded event; ``StoreError`` if the log holds none with this id."""
+        index = self._ids.get(event_id)
+        if index is None:
+            raise StoreError(f"no event {event_id} in this log", field="event")
+        return index
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[OperationState]:
+        """The state, not changed by any command while the caller reads it (a server's
+        handlers read while its writer records)."""
+        with self._lock:
+            yield self.state
+
     def catch_up(self) -> None:
         """Fold in what other processes appended since this one last looked."""
         with self._lock:
@@ -369,9 +425,20 @@ class Operation:
         return build_report(state, out)
 
 
-def _open_projections(directory: Path) -> Projections:
-    """The operation's query tables; a file that is not a usable database is only a cache of
-    the log, so it is set aside (``projections.db.damaged``) and made anew."""
+def _database_to_create(directory: Path, database: str | None) -> str | None:
+    """The database a new operation in ``directory`` uses: ``database`` (checked), or the one
+    the folder records already (a create that failed halfway, tried again)."""
+    if database is None or recorded_database(directory) is not None:
+        return database_for(directory, database)
+    return check_url(database)
+
+
+def _open_projections(directory: Path, database: str | None) -> Projections:
+    """The operation's query tables: in ``database``, or in ``DIR/projections.db``; a file that
+    is not a usable database is only a cache of the log, so it is set aside
+    (``projections.db.damaged``) and made anew."""
+    if database is not None:
+        return Projections.open(database)
     path = directory / PROJECTIONS
     try:
         return Projections.open(sqlite_url(path))
@@ -405,12 +472,22 @@ def log_events(
 
 
 def _reader(log: Log, end: int) -> EntryReader:
-    """The first ``end`` entries again, for a helper process (it opens the file read-only)."""
+    """The first ``end`` entries again, for a helper process (it opens the store read-only)."""
+    if log.database is not None:
+        return functools.partial(_read_logged_from, log.directory, log.database, end)
     return functools.partial(_read_logged, log.directory / DB_FILE, end)
 
 
 def _read_logged(path: Path, end: int) -> Iterator[tuple[int, bytes]]:
     store = SqliteLogStore.open(path, readonly=True)
+    try:
+        yield from store.iter_entries(0, end)
+    finally:
+        store.close()
+
+
+def _read_logged_from(directory: Path, database: str, end: int) -> Iterator[tuple[int, bytes]]:
+    store = open_store(directory, database, readonly=True)
     try:
         yield from store.iter_entries(0, end)
     finally:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import hmac
 import os
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -85,34 +86,47 @@ def new_reference() -> str:
     return "P-" + base64.b32encode(os.urandom(10)).decode().rstrip("=")[:12]
 
 
-def register_people(
+def register_people(  # noqa: PLR0913 - who, what, when, and how to commit
     op: Operation,
     vault: Vault,
     people: Sequence[NewPerson],
     *,
     actor: str,
     at: datetime,
+    lazy: bool = False,
 ) -> list[Registered | AlreadyImported | SafepassageError]:
     """Register ``people`` in one batch; an answer per person, in order.
 
     A person whose submission id the vault already holds is answered ``AlreadyImported``; one
     whose event the rules refuse gets the error (field, reason) and leaves nothing behind.
+
+    ``lazy`` (a server registering batch after batch) leaves this batch's records pending once
+    their events are logged: the next batch marks them held in the same transaction that
+    stores its own (one vault commit per batch instead of two), and refused ones are dropped
+    by the next ``settle``. Whoever registers lazily calls ``settle`` when done.
     """
     _staff(op, actor)
-    settle(op, vault)
+    logged = settle(op, vault, defer=lazy)
     known = vault.submissions(p.submission_id for p in people if p.submission_id)
-    taken = vault.refs() | set(op.state.persons)
+    persons = op.state.persons
+    chosen = {p.ref for p in people if p.ref}
+    taken = {ref for ref in chosen if ref in persons} | vault.taken(chosen)
+    fresh = {n: new_reference() for n, p in enumerate(people) if p.ref is None}
+    while clash := (
+        {r for r in fresh.values() if r in persons or r in chosen}
+        | vault.taken(fresh.values())
+        | {r for r, times in Counter(fresh.values()).items() if times > 1}
+    ):  # 60 random bits: a collision is as good as impossible, but not impossible
+        fresh = {n: new_reference() if r in clash else r for n, r in fresh.items()}
     answers: list[Registered | AlreadyImported | SafepassageError | None] = []
     sealed: list[Sealed] = []
     events: list[Event] = []
     key = op.keys.actor(actor)
-    for person in people:
+    for n, person in enumerate(people):
         if person.submission_id and person.submission_id in known:
             answers.append(AlreadyImported(person.submission_id, known[person.submission_id]))
             continue
-        ref = person.ref or new_reference()
-        while ref in taken and person.ref is None:
-            ref = new_reference()
+        ref = person.ref or fresh[n]
         if ref in taken:
             answers.append(RuleError(f"person {ref!r} is already registered", field="person"))
             continue
@@ -143,14 +157,15 @@ def register_people(
                                  body=body, key=key))  # fmt: skip
         answers.append(None)
     with vault.registering():  # no other process drops these while they are pending
-        vault.put_pending(sealed)
+        vault.put_pending(sealed, held=logged)
         # on an exception the records stay pending: the next command settles them against
         # the log (held if their events got in, dropped if not)
         results = op.submit_events(events)
-        held = [s.ref for s, r in zip(sealed, results, strict=True) if isinstance(r, Receipt)]
-        refused = [s.ref for s, r in zip(sealed, results, strict=True)
-                   if not isinstance(r, Receipt)]  # fmt: skip
-        vault.confirm(held, refused)
+        if not lazy:
+            held = [s.ref for s, r in zip(sealed, results, strict=True) if isinstance(r, Receipt)]
+            refused = [s.ref for s, r in zip(sealed, results, strict=True)
+                       if not isinstance(r, Receipt)]  # fmt: skip
+            vault.confirm(held, refused)
     out = iter(zip(sealed, results, strict=True))
     final: list[Registered | AlreadyImported | SafepassageError] = []
     for answer in answers:
@@ -163,14 +178,12 @@ def register_people(
     return final
 
 
-def settle(op: Operation, vault: Vault) -> None:
-    """Resolve pending records and unfinished erasures against the log as it is now."""
+def settle(op: Operation, vault: Vault, *, defer: bool = False) -> list[str]:
+    """Resolve pending records and unfinished erasures against the log as it is now (with
+    ``defer``: return the records to mark held instead, see ``Vault.settle``)."""
     op.catch_up()
     persons = op.state.persons
-    vault.settle(
-        lambda ref: ref in persons,
-        lambda ref: ref in persons and persons[ref].erased_event is not None,
-    )
+    return vault.settle(lambda ref: ref in persons, op.state.erased, defer=defer)
 
 
 def read_person(  # noqa: PLR0913 - who, what, why: each a keyword

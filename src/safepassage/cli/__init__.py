@@ -17,6 +17,7 @@ from safepassage.cli import log as log_commands
 from safepassage.cli import operation as operation_commands
 from safepassage.cli import person as person_commands
 from safepassage.cli import receipt as receipt_commands
+from safepassage.cli import serve as serve_commands
 from safepassage.cli import verify as verify_command
 from safepassage.cli._output import fail
 from safepassage.errors import SafepassageError, VerificationError
@@ -41,6 +42,8 @@ app.add_typer(person_commands.person_app, name="person")
 app.add_typer(intake_commands.import_app, name="import")
 app.add_typer(receipt_commands.receipt_app, name="receipt")
 app.add_typer(export_commands.app, name="export")
+app.command("serve")(serve_commands.serve)
+app.add_typer(serve_commands.account_app, name="account")
 
 
 def _version(value: bool) -> None:

@@ -94,6 +94,12 @@ def demo(
         "--no-vault",
         help="Register the people without personal data (no vault; see `vault init`).",
     ),
+    database: str | None = typer.Option(
+        None,
+        "--db",
+        help="Keep the operation's data in this PostgreSQL database (postgresql://…; "
+        "docs/postgresql.md) instead of SQLite files in DIR.",
+    ),
 ) -> None:
     """Build the Azovstal demo operation in DIR through the application layer, cosign its
     checkpoint by every party, and print the report. Its keys are in DIR/keys (demo only),
@@ -106,6 +112,7 @@ def demo(
             directory,
             discrepancy=with_discrepancy,
             vault=not no_vault,
+            database=database,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     with op:

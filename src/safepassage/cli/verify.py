@@ -9,11 +9,11 @@ from pathlib import Path
 import typer
 
 from safepassage.cli._output import err, progress
+from safepassage.database import DATABASE_FILE, recorded_database
 from safepassage.errors import StoreError, VerificationError
 from safepassage.ledger.audit import audit
-from safepassage.ledger.log import DB_FILE, read_verifier
+from safepassage.ledger.log import DB_FILE, open_store, read_verifier
 from safepassage.ledger.note import Verifier
-from safepassage.ledger.sqlite import SqliteLogStore
 from safepassage.operation.replay import replay_checked
 
 __all__ = ["verify"]
@@ -37,21 +37,24 @@ def verify(
     Exit 0 when everything verifies, 1 when it does not, 2 for bad usage or input.
     """
     directory = Path(directory)
-    operation = not (directory / DB_FILE).exists() and (directory / "log" / DB_FILE).exists()
+    database = recorded_database(directory) if (directory / DATABASE_FILE).exists() else None
+    operation = database is not None or (
+        not (directory / DB_FILE).exists() and (directory / "log" / DB_FILE).exists()
+    )
     if operation:
         directory = directory / "log"  # an operation's folder: its log is in DIR/log
     path = directory / DB_FILE
-    if not path.is_file():  # before the key: a missing log is the first thing to say
+    if database is None and not path.is_file():  # before the key: say what is missing first
         raise StoreError(f"no log here (missing {DB_FILE})", field=str(directory))
     # `is not None`: an empty --vkey (a shell variable left unset) is bad input, never a quiet
     # fall-back to the key in DIR, which whoever can write to DIR controls.
     verifier = Verifier.from_key_string(vkey) if vkey is not None else read_verifier(directory)
-    if not os.access(path, os.R_OK):
+    if database is None and not os.access(path, os.R_OK):
         raise StoreError("cannot read the log file (permission denied)", field=str(path))
     # Read-only: verifying writes nothing, works on a read-only copy, and never "repairs".
     # Anything the store cannot read is a verification failure (exit 1), not bad input.
     try:
-        with SqliteLogStore.open(path, readonly=True) as store, progress() as bar:
+        with open_store(directory, database, readonly=True) as store, progress() as bar:
             task = bar.add_task("verifying", total=store.size())
             result = audit(store, verifier, lambda done: bar.update(task, completed=done))
             if operation:

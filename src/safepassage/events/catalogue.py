@@ -12,8 +12,9 @@ references that carry no personal data.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, cast
 
 from pydantic import (
     AfterValidator,
@@ -21,8 +22,11 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    TypeAdapter,
     ValidationError,
     ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
     field_validator,
 )
 
@@ -59,7 +63,26 @@ def _aware(value: datetime) -> datetime:
     return value
 
 
-Instant = Annotated[datetime, AfterValidator(_aware)]
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})")
+
+
+_LAX_TIME = TypeAdapter(datetime)
+
+
+def _rfc3339(value: object, handler: ValidatorFunctionWrapHandler) -> datetime:
+    # pydantic would read 9 or "9" as seconds since 1970: times are RFC 3339 text only
+    if not isinstance(value, datetime) and not (
+        isinstance(value, str) and _RFC3339.fullmatch(value)
+    ):
+        if isinstance(value, str) and _RFC3339.fullmatch(value + "Z"):
+            raise ValueError("must carry a time zone (e.g. 2022-04-30T08:00:00Z)")
+        raise ValueError("must be an RFC 3339 time (e.g. 2022-04-30T08:00:00Z)")
+    if isinstance(value, str):  # the inner (strict) validator takes only datetimes here
+        value = _LAX_TIME.validate_python(value)
+    return cast("datetime", handler(value))
+
+
+Instant = Annotated[datetime, WrapValidator(_rfc3339), AfterValidator(_aware)]
 
 
 def ends_after_starts(ends: datetime, info: ValidationInfo) -> datetime:

@@ -24,6 +24,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
+from safepassage import canonical
 from safepassage.errors import FormatError, SignatureError
 from safepassage.events.catalogue import KINDS, Body, parse_body
 
@@ -76,7 +77,7 @@ class Event:
             return raw[:start] + raw[end + 1 :]
         obj = json.loads(raw)
         del obj["sig"]
-        return rfc8785.dumps(obj)
+        return canonical.dumps(obj)
 
     def verify(self, public_key: bytes) -> None:
         """``SignatureError`` unless the signature is the actor's over the content."""
@@ -107,9 +108,21 @@ def sign_event(
         "actor": actor,
         "body": body.model_dump(mode="json"),
     }
-    signature = key.sign(rfc8785.dumps(content))
-    raw = rfc8785.dumps({**content, "sig": base64.b64encode(signature).decode()})
-    return parse_event(raw)
+    signed = canonical.dumps(content)
+    signature = key.sign(signed)
+    # keys sorted: "sig" goes just before "v", the last member; no second serialisation
+    tail = b',"v":%d}' % VERSION
+    sig = base64.b64encode(signature)
+    raw = signed[: -len(tail)] + b',"sig":"' + sig + b'"' + tail
+    return Event(
+        operation=operation,
+        kind=body.kind,
+        at=datetime.fromisoformat(content["at"]),
+        actor=actor,
+        body=body,
+        signature=signature,
+        raw=raw,
+    )
 
 
 def _string(obj: dict[str, Any], name: str) -> str:
@@ -163,10 +176,10 @@ def parse_event(raw: bytes) -> Event:
     kind = _string(obj, "kind")
     body = parse_body(kind, obj.get("body"))
     try:
-        canonical = rfc8785.dumps(obj)
+        canonical_form = canonical.dumps(obj)
     except rfc8785.CanonicalizationError as exc:
         raise FormatError(f"cannot be canonicalised: {exc}", field="event") from exc
-    if canonical != raw:
+    if canonical_form != raw:
         raise FormatError("is not in canonical form (RFC 8785)", field="event")
     return Event(
         operation=_string(obj, "operation"),

@@ -13,12 +13,14 @@ import contextlib
 import queue
 import threading
 import time
+from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Final
 
 from safepassage.errors import StoreError
+from safepassage.ledger.store import MAX_ENTRY_BYTES, LogStore
 
-__all__ = ["GroupCommitter"]
+__all__ = ["GroupCommitStore", "GroupCommitter", "entries_tuple"]
 
 _BATCH_LIMIT: Final = 8192  # entries per transaction: bounds one commit's latency and memory
 # Longest the writer waits for callers it just answered to come back: a fraction of one fsync.
@@ -216,3 +218,35 @@ def entries_tuple(entries: Sequence[bytes], max_bytes: int) -> tuple[bytes, ...]
                 f"is {len(e)} bytes; an entry may hold at most {max_bytes}", field=f"entries[{i}]"
             )
     return copied
+
+
+class GroupCommitStore(LogStore):
+    """A log store whose appends go through a ``GroupCommitter`` (``self._committer``); the
+    backend checks it may write (``_writable``) and implements the committer's write."""
+
+    _committer: GroupCommitter
+
+    @abstractmethod
+    def _writable(self) -> None:
+        """``StoreError`` if this store was opened read-only or closed."""
+
+    def append(self, entry: bytes) -> int:
+        return self.append_batch([entry])
+
+    def append_batch(self, entries: Sequence[bytes]) -> int:
+        self._writable()
+        return self._committer.append(entries_tuple(entries, MAX_ENTRY_BYTES))
+
+    async def append_async(self, entries: Sequence[bytes]) -> int:
+        """``append_batch`` for asyncio callers; see ``GroupCommitter.append_async``."""
+        self._writable()
+        return await self._committer.append_async(entries_tuple(entries, MAX_ENTRY_BYTES))
+
+    @property
+    def commits(self) -> int:
+        """Transactions this process committed (group commit shares them between callers)."""
+        return self._committer.commits
+
+    def waiting(self) -> int:
+        """Append calls in this process not yet answered (for tests and monitoring)."""
+        return self._committer.waiting()

@@ -2,9 +2,14 @@
 
 Layout of ``DIR``:
 
-* ``log.db``   the SQLite store (entries, subtree hashes, signed checkpoints);
+* ``log.db``   the SQLite store (entries, subtree hashes, signed checkpoints), unless the log
+  was created with a PostgreSQL ``database`` URL: then the store is the ``log`` schema of that
+  database (``ledger.postgres``) and there is no ``log.db``;
 * ``log.key``  the log's private signer key string (Go note format), readable by its owner only;
 * ``log.vkey`` the verifier key string anyone can use to check checkpoints.
+
+The keys are files in ``DIR`` whatever the database. ``Log`` does not remember the URL: its
+caller passes it to ``open`` again (an operation records it in ``DIR/database.url``).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import contextlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from safepassage.errors import FormatError, StoreError
 from safepassage.ledger.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
@@ -22,7 +27,10 @@ from safepassage.ledger.proof import TlogProof
 from safepassage.ledger.sqlite import SqliteLogStore
 from safepassage.ledger.store import LogStore
 
-__all__ = ["DB_FILE", "KEY_FILE", "VKEY_FILE", "Log"]
+if TYPE_CHECKING:
+    from safepassage.ledger.postgres import PostgresLogStore
+
+__all__ = ["DB_FILE", "KEY_FILE", "VKEY_FILE", "Log", "open_store"]
 
 DB_FILE = "log.db"
 KEY_FILE = "log.key"
@@ -57,20 +65,39 @@ def read_verifier(directory: Path) -> Verifier:
     return Verifier.from_key_string(text)
 
 
+def open_store(directory: Path, database: str | None, *, readonly: bool = False) -> LogStore:
+    """The store of the log in ``directory``: ``DIR/log.db``, or in the ``database`` URL."""
+    if database is None:
+        return SqliteLogStore.open(Path(directory) / DB_FILE, readonly=readonly)
+    return _postgres().open(database, readonly=readonly)
+
+
+def _postgres() -> type[PostgresLogStore]:
+    # imported on first use: the driver costs a SQLite-only command a third of a second
+    from safepassage.ledger.postgres import PostgresLogStore  # noqa: PLC0415
+
+    return PostgresLogStore
+
+
 class Log:
     """An operation's log: append entries, sign checkpoints, prove inclusion and consistency."""
 
-    def __init__(self, directory: Path, store: LogStore, verifier: Verifier) -> None:
+    def __init__(
+        self, directory: Path, store: LogStore, verifier: Verifier, database: str | None = None
+    ) -> None:
         self.directory = Path(directory)
         self.store = store
         self.verifier = verifier
+        self.database = database
+        """The PostgreSQL URL the store is in, or ``None`` for ``DIR/log.db``."""
         self._signer: Signer | None = None
 
     @classmethod
-    def create(cls, directory: Path, origin: str) -> Log:
-        """Create the directory's store and a fresh signing key named after the origin.
+    def create(cls, directory: Path, origin: str, *, database: str | None = None) -> Log:
+        """Create the store and a fresh signing key named after the origin; the store is
+        ``DIR/log.db``, or the ``log`` schema of the PostgreSQL ``database`` URL.
 
-        All or nothing: if any step fails, the files made so far are removed again.
+        All or nothing: if any step fails, the files and tables made so far are removed again.
         """
         directory = Path(directory)
         if any((directory / name).exists() for name in (DB_FILE, KEY_FILE, VKEY_FILE)):
@@ -79,9 +106,13 @@ class Log:
         new_dir = not directory.exists()
         directory.mkdir(parents=True, exist_ok=True)
         made: list[Path] = []
+        store: LogStore | None = None
         try:
-            store = SqliteLogStore.create(directory / DB_FILE, origin)
-            made.append(directory / DB_FILE)
+            if database is None:
+                store = SqliteLogStore.create(directory / DB_FILE, origin)
+                made.append(directory / DB_FILE)
+            else:
+                store = _postgres().create(database, origin)
             made.append(directory / KEY_FILE)
             # 0o600: the signing key is for the log's operator only.
             _write_new(directory / KEY_FILE, signer.key_string() + "\n", 0o600)
@@ -91,9 +122,12 @@ class Log:
             if new_dir:
                 _fsync_dir(directory.parent)
         except BaseException:
-            if made:
+            if store is not None:
                 with contextlib.suppress(Exception):
                     store.close()
+                if database is not None:
+                    with contextlib.suppress(Exception):
+                        _postgres().drop(database)
             for path in made:
                 for extra in ("", "-wal", "-shm"):
                     Path(str(path) + extra).unlink(missing_ok=True)
@@ -101,25 +135,27 @@ class Log:
                 with contextlib.suppress(OSError):
                     directory.rmdir()
             raise
-        log = cls(directory, store, signer.verifier())
+        log = cls(directory, store, signer.verifier(), database)
         log._signer = signer
         return log
 
     @classmethod
-    def open(cls, directory: Path) -> Log:
-        """Open the log in ``directory``; ``StoreError`` when there is none."""
+    def open(cls, directory: Path, *, database: str | None = None, readonly: bool = False) -> Log:
+        """Open the log whose keys are in ``directory`` and whose store is ``DIR/log.db`` or,
+        given a PostgreSQL ``database`` URL, in that database; ``StoreError`` when there is
+        none. ``readonly`` opens a store that writes nothing."""
         directory = Path(directory)
-        if not (directory / DB_FILE).is_file():
+        if database is None and not (directory / DB_FILE).is_file():
             raise StoreError(f"no log here (missing {DB_FILE})", field=str(directory))
         verifier = read_verifier(directory)
-        store = SqliteLogStore.open(directory / DB_FILE)
+        store = open_store(directory, database, readonly=readonly)
         if store.origin != verifier.name:
             store.close()
             raise StoreError(
                 f"log origin {store.origin!r} does not match the key name {verifier.name!r}",
                 field=VKEY_FILE,
             )
-        return cls(directory, store, verifier)
+        return cls(directory, store, verifier, database)
 
     @property
     def signer(self) -> Signer:

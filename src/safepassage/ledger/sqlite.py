@@ -19,8 +19,8 @@ from typing import Final
 
 from safepassage.errors import StoreError
 from safepassage.ledger import merkle
-from safepassage.ledger.groupcommit import GroupCommitter, entries_tuple
-from safepassage.ledger.store import MAX_ENTRY_BYTES, Census, Frontier, LogStore, StoredCheckpoint
+from safepassage.ledger.groupcommit import GroupCommitStore, GroupCommitter
+from safepassage.ledger.store import Census, Frontier, StoredCheckpoint
 
 __all__ = ["FORMAT", "SqliteLogStore"]
 
@@ -84,7 +84,7 @@ def _guard() -> Iterator[None]:
         raise StoreError(f"a stored row is malformed: {exc}", field="store") from exc
 
 
-class SqliteLogStore(LogStore):
+class SqliteLogStore(GroupCommitStore):
     """An operation's log in one SQLite file."""
 
     def __init__(
@@ -290,27 +290,6 @@ class SqliteLogStore(LogStore):
                 "ON CONFLICT (size) DO UPDATE SET note = excluded.note",
                 (size, note),
             )
-
-    def append(self, entry: bytes) -> int:
-        return self.append_batch([entry])
-
-    def append_batch(self, entries: Sequence[bytes]) -> int:
-        self._writable()
-        return self._committer.append(entries_tuple(entries, MAX_ENTRY_BYTES))
-
-    async def append_async(self, entries: Sequence[bytes]) -> int:
-        """``append_batch`` for asyncio callers; see ``GroupCommitter.append_async``."""
-        self._writable()
-        return await self._committer.append_async(entries_tuple(entries, MAX_ENTRY_BYTES))
-
-    @property
-    def commits(self) -> int:
-        """Transactions this process committed (group commit shares them between callers)."""
-        return self._committer.commits
-
-    def waiting(self) -> int:
-        """Append calls in this process not yet answered (for tests and monitoring)."""
-        return self._committer.waiting()
 
     def _write(self, batches: list[tuple[bytes, ...]]) -> list[int]:
         """The committer's write: every batch in one durable transaction, or nothing."""

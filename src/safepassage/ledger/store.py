@@ -145,6 +145,11 @@ class LogStore(ABC):
         """Every kept checkpoint, by size."""
 
     @abstractmethod
+    def durability(self) -> dict[str, str]:
+        """The settings that decide whether a commit survives a power loss, as the database
+        applies them to the connection appends use (``ledger.durability`` judges them)."""
+
+    @abstractmethod
     def close(self) -> None:
         """Release connections and threads; the store is unusable afterwards."""
 

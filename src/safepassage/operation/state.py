@@ -150,6 +150,8 @@ class OperationState:
     """Party -> its latest recorded cosignature of a log checkpoint."""
     aboard: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     """(movement, vehicle) -> the people who boarded it, in order (an index of ``persons``)."""
+    erased: list[str] = field(default_factory=list)
+    """People whose personal data the log says was erased, in order (an index of ``persons``)."""
 
     def role(self, party: str) -> str | None:
         """The role a party joined with (the coordinator's is ``coordinator``)."""
@@ -264,6 +266,7 @@ class OperationState:
                 p.destination_events.append(eid)
             case c.PersonRecordErased():
                 self.persons[b.person].erased_event = eid
+                self.erased.append(b.person)
             case c.IncidentReported():
                 self.incidents[b.incident] = (b, event.party, eid)
             case c.CheckpointCosigned():

@@ -7,7 +7,10 @@ entries they reflect and the tree's root at that size, so an operation that find
 history rebuilds them. The rows themselves are computed by ``safepassage.operation.projection``.
 
 The default database is a SQLite file beside the log (WAL, ``synchronous=NORMAL``: durability
-comes from the log, not from here); any SQLAlchemy URL works, PostgreSQL included.
+comes from the log, not from here). A PostgreSQL URL (``postgresql://…``, as users write it)
+puts the tables in the ``projections`` schema of that database (``safepassage.database``), so
+they share it with the log and the vault without a name colliding; there a rebuild is one
+transaction, DDL included.
 """
 
 from __future__ import annotations
@@ -42,6 +45,12 @@ from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeEngine
 
+from safepassage.database import (
+    PROJECTIONS_SCHEMA,
+    ensure_schema,
+    is_postgresql,
+    postgres_engine,
+)
 from safepassage.errors import StoreError
 from safepassage.events.envelope import Event
 from safepassage.migrate import alembic_config, begin_immediate
@@ -135,14 +144,21 @@ class Projections:
             self.reconnect()
 
     @classmethod
-    def open(cls, url: str) -> Self:
-        """Connect and bring the tables to the latest migration (creating them if new)."""
-        engine = create_engine(url)
+    def open(cls, url: str, *, schema: str = PROJECTIONS_SCHEMA) -> Self:
+        """Connect and bring the tables to the latest migration (creating them if new).
+
+        ``url`` is a SQLAlchemy URL (``sqlite:///…``) or a PostgreSQL URL (``postgresql://…``),
+        whose tables then live in ``schema``.
+        """
+        postgres = is_postgresql(url)
+        engine = postgres_engine(url, schema) if postgres else create_engine(url)
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
             event.listen(engine, "begin", begin_immediate)
         try:
             with engine.begin() as connection:
+                if postgres:
+                    ensure_schema(connection, schema)
                 command.upgrade(_alembic(connection), "head")
         except (DatabaseError, OperationalError) as exc:
             engine.dispose()
@@ -271,13 +287,17 @@ class Projections:
     @staticmethod
     def _replace(connection: Connection, state: OperationState, entities: list[Entity]) -> None:
         inserts: dict[str, list[Row]] = {}
+        stale: dict[tuple[str, str], list[Any]] = {}
         for entity in entities:
             family, key = entity
             for table, column in FAMILIES[family]:
-                t = TABLES[table]
-                connection.execute(delete(t).where(t.c[column] == key))
+                stale.setdefault((table, column), []).append(key)
             for table, rows in entity_rows(state, entity).items():
                 inserts.setdefault(table, []).extend(rows)
+        for (table, column), keys in stale.items():  # one statement per table, not per entity
+            t = TABLES[table]
+            for start in range(0, len(keys), 500):
+                connection.execute(delete(t).where(t.c[column].in_(keys[start : start + 500])))
         for table, rows in inserts.items():
             _bulk_insert(connection, TABLES[table], rows)
 

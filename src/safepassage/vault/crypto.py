@@ -29,13 +29,13 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import rfc8785
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from safepassage import canonical
 from safepassage.errors import FormatError, SignatureError
 
 __all__ = [
@@ -76,7 +76,7 @@ def open_sealed(key: bytes, sealed: bytes, context: bytes) -> bytes:
 
 def commitment(salt: bytes, record: dict[str, Any]) -> str:
     """HMAC-SHA256 keyed by ``salt`` over the record's canonical JSON, in hex."""
-    return hmac.new(salt, rfc8785.dumps(record), hashlib.sha256).hexdigest()
+    return hmac.new(salt, canonical.dumps(record), hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -241,12 +241,12 @@ def seal_person_key(public_key: bytes, operation: str, ref: str, person_key: byt
 
 def context(operation: str, ref: str, what: str) -> bytes:
     """The associated data that binds sealed bytes to an operation, a person and a use."""
-    return rfc8785.dumps({"operation": operation, "ref": ref, "what": what})
+    return canonical.dumps({"operation": operation, "ref": ref, "what": what})
 
 
 def seal_record(operation: str, ref: str, person_key: bytes, record: dict[str, Any]) -> bytes:
     """A person's record (and its commitment salt) sealed under their own key."""
-    return seal(person_key, rfc8785.dumps(record), context(operation, ref, "record"))
+    return seal(person_key, canonical.dumps(record), context(operation, ref, "record"))
 
 
 def open_record(operation: str, ref: str, person_key: bytes, sealed: bytes) -> dict[str, Any]:

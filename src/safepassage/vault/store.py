@@ -1,12 +1,27 @@
-"""The vault on disk: ``DIR/vault/key.json`` (the wrapped data key) and ``DIR/vault/vault.db``.
+"""The vault: ``DIR/vault/key.json`` (the wrapped data key) and the sealed records.
+
+The records are in ``DIR/vault/vault.db`` (SQLite), or, for an operation whose data is in
+PostgreSQL (``DIR/database.url``, see ``safepassage.database``), in the ``vault`` schema of that
+database; the key file and the registration lock stay in ``DIR/vault`` either way.
 
 Personal data lives here, never in the log. Each record is sealed under its person's own key,
 that key sealed to the operation's data key (``vault.crypto``); the data key is stored only
 wrapped, so the files alone reveal nothing. Sealing needs only the data key's public half:
 registering a person does not unlock the vault. Opening a record (``read``) needs the unlocked
 data key, and is recorded in ``accesses`` *before* the plaintext is returned: who, when, which
-reference, and why. Erasing (``shred``) deletes the person's sealed key and record with SQLite's
-``secure_delete`` on and truncates the WAL, so no copy of them stays in the files.
+reference, and why. Erasing (``shred``) deletes the person's sealed key and record, then makes
+sure no old copy stays reachable in the database:
+
+* SQLite: ``secure_delete`` overwrites the freed bytes and the WAL is truncated, so no copy of
+  them stays in the files.
+* PostgreSQL: a plain ``VACUUM`` of ``records`` removes the old row version the update left, so
+  no query, and no page-level tool reading tuples, finds it. That is all PostgreSQL offers
+  without rewriting the table: the old bytes may stay in the page's free space until it is
+  reused, in WAL segments until they are recycled, in WAL archives, on replicas' disks until
+  they replay the change, and in every backup taken before. A row version still visible to a
+  transaction open elsewhere at that moment survives until a later VACUUM (autovacuum does
+  it). Crypto-shredding reaches live storage only; whoever keeps backups or WAL archives must
+  expire them (and keep them from anyone holding the data key).
 
 A record is ``pending`` from the moment it is stored until its ``person.registered`` event is in
 the log, then ``held``; ``settle`` resolves what a crash between the two left behind.
@@ -26,12 +41,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
 
-import rfc8785
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, delete, event, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from safepassage import canonical
+from safepassage.database import VAULT_SCHEMA, database_for, ensure_schema, postgres_engine
 from safepassage.errors import FormatError, StoreError
 from safepassage.migrate import alembic_config, begin_immediate
 from safepassage.vault.crypto import (
@@ -119,7 +135,7 @@ class Access:
 def access_statement(operation: str, actor: str, ref: str, action: str, at: datetime) -> bytes:
     """What an actor signs to open a record (RFC 8785 JSON): an opening is theirs, not only
     claimed in their name by whoever holds the data key."""
-    return rfc8785.dumps(
+    return canonical.dumps(
         {
             "statement": "safepassage vault access v1",
             "operation": operation,
@@ -159,7 +175,7 @@ class Vault:
     # --- opening ------------------------------------------------------------------------------
 
     @classmethod
-    def create(
+    def create(  # noqa: PLR0913 - the folder, the operation, and keyword options
         cls,
         directory: Path,
         operation: str,
@@ -167,13 +183,19 @@ class Vault:
         passphrase: str | None = None,
         key_file: bytes | None = None,
         scrypt: dict[str, int] | None = None,
+        database: str | None = None,
     ) -> Self:
-        """A new vault in ``directory/vault``, its data key wrapped by one of the two means."""
+        """A new vault in ``directory/vault``, its data key wrapped by one of the two means.
+
+        Its records go where the operation keeps its data (``DIR/database.url``); ``database``,
+        when given, must be that URL (``StoreError(field="--db")`` otherwise).
+        """
         folder = Path(directory) / VAULT_DIR
         if (folder / KEY_FILE).exists():
             raise StoreError("this operation already has a vault", field=str(folder / KEY_FILE))
         if (passphrase is None) == (key_file is None):
             raise FormatError("give a passphrase or a key file (one of them)", field="unlock")
+        url = database_for(Path(directory), database)
         data_key = DataKey.generate()
         if passphrase is not None:
             wrapped = data_key.wrap_with_passphrase(passphrase, **(scrypt or {}))
@@ -187,11 +209,15 @@ class Vault:
             "data_key": wrapped.to_json(),
         }
         _write_new(folder / KEY_FILE, json.dumps(stored, indent=2) + "\n")
-        return cls._connect(Path(directory), operation, wrapped, data_key.public_key())
+        return cls._connect(Path(directory), operation, wrapped, data_key.public_key(), url)
 
     @classmethod
-    def open(cls, directory: Path) -> Self:
-        """The vault of the operation in ``directory``; ``StoreError`` if it has none."""
+    def open(cls, directory: Path, *, database: str | None = None) -> Self:
+        """The vault of the operation in ``directory``; ``StoreError`` if it has none.
+
+        ``database``, when given, must be the URL recorded for the operation.
+        """
+        url = database_for(Path(directory), database)
         path = Path(directory) / VAULT_DIR / KEY_FILE
         try:
             stored = json.loads(path.read_text(encoding="utf-8"))
@@ -205,18 +231,28 @@ class Vault:
             ) from exc
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise FormatError(f"is not a vault key file: {exc}", field=str(path)) from exc
-        return cls._connect(Path(directory), operation, wrapped, public_key)
+        return cls._connect(Path(directory), operation, wrapped, public_key, url)
 
     @classmethod
     def _connect(
-        cls, directory: Path, operation: str, wrapped: WrappedDataKey, public_key: bytes
+        cls,
+        directory: Path,
+        operation: str,
+        wrapped: WrappedDataKey,
+        public_key: bytes,
+        database: str | None,
     ) -> Self:
-        db = directory / VAULT_DIR / DB_FILE
-        engine = create_engine(f"sqlite:///{db.resolve()}")
-        event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", begin_immediate)
+        if database is None:
+            db = directory / VAULT_DIR / DB_FILE
+            engine = create_engine(f"sqlite:///{db.resolve()}")
+            event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "begin", begin_immediate)
+        else:
+            engine = postgres_engine(database, VAULT_SCHEMA)
         try:
             with engine.begin() as connection:
+                if database is not None:
+                    ensure_schema(connection, VAULT_SCHEMA)
                 command.upgrade(_alembic(connection), "head")
         except SQLAlchemyError as exc:
             engine.dispose()
@@ -260,9 +296,14 @@ class Vault:
             submission_id=submission_id,
         )
 
-    def put_pending(self, items: Sequence[Sealed], at: datetime | None = None) -> None:
-        """Store sealed records, all or none, as ``pending`` until their events are logged."""
-        if not items:
+    def put_pending(
+        self, items: Sequence[Sealed], at: datetime | None = None, *, held: Iterable[str] = ()
+    ) -> None:
+        """Store sealed records, all or none, as ``pending`` until their events are logged;
+        in the same transaction, mark ``held`` the earlier pending records whose events the
+        log now holds (what ``settle(..., defer=True)`` found): one commit instead of two."""
+        held = list(held)
+        if not items and not held:
             return
         now = at or datetime.now(UTC)
         rows = [
@@ -277,27 +318,37 @@ class Vault:
             for s in items
         ]
         with self._write() as connection:
-            connection.execute(insert(records), rows)
+            if held:
+                self._hold(connection, held)
+            if rows:
+                connection.execute(insert(records), rows)
 
     def confirm(self, held: Iterable[str], dropped: Iterable[str] = ()) -> None:
         """Their events are in the log (``held``), or were refused (``dropped``: deleted)."""
         held, dropped = list(dict.fromkeys(held)), list(dropped)
         with self._write() as connection:
             if held:
-                done = connection.execute(
-                    update(records)
-                    .where(records.c.ref.in_(held), records.c.status.in_(("pending", "held")))
-                    .values(status="held")
-                ).rowcount
-                if done != len(held):
-                    raise StoreError(
-                        f"{len(held) - done} recorded registrations have no record in the vault",
-                        field="vault",
-                    )
+                self._hold(connection, held)
             if dropped:
                 connection.execute(
                     delete(records).where(records.c.ref.in_(dropped), records.c.status == "pending")
                 )
+
+    @staticmethod
+    def _hold(connection: Connection, held: list[str]) -> None:
+        held = list(dict.fromkeys(held))
+        done = connection.execute(
+            update(records)
+            # "not erased", not "in (pending, held)": that one makes SQLite walk the status
+            # index (every held record) instead of looking up the few references
+            .where(records.c.ref.in_(held), records.c.status != "erased")
+            .values(status="held")
+        ).rowcount
+        if done != len(held):
+            raise StoreError(
+                f"{len(held) - done} recorded registrations have no record in the vault",
+                field="vault",
+            )
 
     @contextlib.contextmanager
     def registering(self) -> Iterator[None]:
@@ -314,24 +365,36 @@ class Vault:
         finally:
             os.close(fd)  # releases the lock too
 
-    def settle(self, registered: Callable[[str], bool], erased: Callable[[str], bool]) -> None:
+    def settle(
+        self,
+        registered: Callable[[str], bool],
+        erased: Iterable[str],
+        *,
+        defer: bool = False,
+    ) -> list[str]:
         """Finish what a crash interrupted. A pending record whose event is in the log is held;
         one without is dropped, but only when no registration is under way in any process
-        (then its writer died before logging it); a record the log says was erased but that
-        is still here is shredded. ``registered`` and ``erased`` must read the log as it is
-        now (the caller catches up first)."""
+        (then its writer died before logging it); a record the log says was erased (``erased``:
+        the references whose erasure the log holds) but that is still here is shredded.
+        ``registered`` and ``erased`` must read the log as it is now (the caller catches up
+        first). With ``defer``, the records to hold are returned instead, for the caller's next
+        ``put_pending`` to mark in its own transaction."""
+        erased = list(erased)
         with self.engine.connect() as connection:
             pending = list(
                 connection.execute(
                     select(records.c.ref).where(records.c.status == "pending")
                 ).scalars()
             )
-            held = connection.execute(
-                select(records.c.ref).where(records.c.status == "held")
-            ).scalars()
-            unshredded = [ref for ref in held if erased(ref)]
+            unshredded: list[str] = []
+            for start in range(0, len(erased), 500):
+                unshredded += connection.execute(
+                    select(records.c.ref).where(
+                        records.c.status != "erased", records.c.ref.in_(erased[start : start + 500])
+                    )
+                ).scalars()
         logged = [ref for ref in pending if registered(ref)]
-        if logged:
+        if logged and not defer:
             self.confirm(logged)
         orphans = [ref for ref in pending if not registered(ref)]
         if orphans:
@@ -344,6 +407,7 @@ class Vault:
                     self.confirm([], orphans)
         for ref in unshredded:
             self.shred(ref, actor="safepassage", reason="recorded-in-log")
+        return logged if defer else []
 
     def shred(self, ref: str, *, actor: str, reason: str, at: datetime | None = None) -> None:
         """Destroy the person's key and record (crypto-shredding) and say who did it and why."""
@@ -356,11 +420,23 @@ class Vault:
             ).rowcount
             if found:
                 self._record_access(connection, now, actor, ref, action="erase", purpose=reason)
-        self.truncate_wal()
+        self.scrub()
+
+    def scrub(self) -> None:
+        """Leave no erased record reachable in the database: SQLite truncates its WAL (the
+        freed pages were overwritten by ``secure_delete``); PostgreSQL vacuums ``records``
+        (see the module's docstring for what that does not reach)."""
+        if self.engine.dialect.name == "sqlite":
+            self.truncate_wal()
+            return
+        # VACUUM cannot run inside a transaction: this connection commits each statement.
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            c.exec_driver_sql(f'VACUUM "{VAULT_SCHEMA}".records')
 
     def truncate_wal(self, attempts: int = 50) -> None:
-        """Write the WAL back into the database and empty it: erased pages must not survive
-        in it. A reader holding an old snapshot blocks this; it is retried, then an error."""
+        """SQLite only: write the WAL back into the database and empty it: erased pages must not
+        survive in it. A reader holding an old snapshot blocks this; it is retried, then an
+        error."""
         raw = self.engine.raw_connection()
         try:
             for _ in range(attempts):
@@ -405,6 +481,19 @@ class Vault:
     def refs(self) -> set[str]:
         with self.engine.connect() as connection:
             return set(connection.execute(select(records.c.ref)).scalars())
+
+    def taken(self, refs: Iterable[str]) -> set[str]:
+        """Which of ``refs`` the vault already holds (in any state)."""
+        wanted = list(dict.fromkeys(refs))
+        found: set[str] = set()
+        with self.engine.connect() as connection:
+            for start in range(0, len(wanted), 500):
+                found.update(
+                    connection.execute(
+                        select(records.c.ref).where(records.c.ref.in_(wanted[start : start + 500]))
+                    ).scalars()
+                )
+        return found
 
     def read(  # noqa: PLR0913 - who, what, why: each a keyword
         self,

@@ -1,0 +1,75 @@
+"""What a running server holds: the operation, its vault, the accounts, the one writer."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Self
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from safepassage.app.operation import Operation
+from safepassage.server.accounts import Accounts
+from safepassage.server.writer import Writer
+from safepassage.vault.crypto import DataKey
+from safepassage.vault.store import Vault
+
+__all__ = ["Service"]
+
+
+class Service:
+    """One operation served: opened once, written by one thread, read by many."""
+
+    def __init__(
+        self,
+        op: Operation,
+        accounts: Accounts,
+        vault: Vault | None,
+        data_key: DataKey | None = None,
+    ) -> None:
+        self.op = op
+        self.accounts = accounts
+        self.vault = vault
+        self.data_key = data_key
+        self.writer = Writer(op, vault)
+        self._keys: dict[str, Ed25519PrivateKey] = {}
+        self._keys_lock = threading.Lock()
+
+    @classmethod
+    def open(
+        cls, directory: Path, *, database: str | None = None, data_key: DataKey | None = None
+    ) -> Self:
+        op = Operation.open(directory, database=database)
+        try:
+            accounts = Accounts.open(directory, database)
+        except BaseException:
+            op.close()
+            raise
+        try:
+            vault = Vault.open(directory) if (Path(directory) / "vault").is_dir() else None
+        except BaseException:
+            accounts.close()
+            op.close()
+            raise
+        return cls(op, accounts, vault, data_key)
+
+    def actor_key(self, actor: str) -> Ed25519PrivateKey:
+        """The private key the server holds for ``actor`` (read once)."""
+        with self._keys_lock:
+            key = self._keys.get(actor)
+            if key is None:
+                key = self._keys[actor] = self.op.keys.actor(actor)
+            return key
+
+    def close(self) -> None:
+        self.writer.close()
+        if self.vault is not None:
+            self.vault.close()
+        self.accounts.close()
+        self.op.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -29,7 +29,10 @@ COLUMNS = (
     "family_name", "birth_date", "document_number", "phone", "notes", "submission_id",
     "created_at",
 )  # fmt: skip
-TABLE = f"CREATE TABLE IF NOT EXISTS registrations ({', '.join(COLUMNS)}, UNIQUE (submission_id))"
+TABLE = (
+    f"CREATE TABLE IF NOT EXISTS registrations ({', '.join(c + ' text' for c in COLUMNS)}, "
+    "UNIQUE (submission_id))"
+)
 INSERT_QMARK = f"INSERT INTO registrations VALUES ({', '.join('?' * len(COLUMNS))})"
 INSERT_PCT = f"INSERT INTO registrations VALUES ({', '.join(['%s'] * len(COLUMNS))})"
 

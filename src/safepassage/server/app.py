@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -32,7 +32,7 @@ from starlette.concurrency import run_in_threadpool
 
 from safepassage import __version__, canonical
 from safepassage.app.operation import Receipt
-from safepassage.app.persons import AlreadyImported, NewPerson, read_person
+from safepassage.app.persons import AlreadyImported, NewPerson, erase_person, read_person
 from safepassage.errors import FormatError, RuleError, SafepassageError, StoreError
 from safepassage.events import catalogue as c
 from safepassage.events.envelope import Event, parse_event, sign_event
@@ -41,7 +41,13 @@ from safepassage.operation.reconcile import reconcile
 from safepassage.operation.report import AlertOut, NotificationOut, Report
 from safepassage.server import models as m
 from safepassage.server.accounts import Account, Role
-from safepassage.server.problems import MEDIA_TYPE, ApiProblem, FieldError, Problem, install
+from safepassage.server.problems import (
+    MEDIA_TYPE,
+    ApiProblem,
+    Problem,
+    install,
+    problem,
+)
 from safepassage.server.problems import status_of as problem_status
 from safepassage.server.service import Service
 from safepassage.vault.store import PersonalData
@@ -499,8 +505,6 @@ def create_app(service: Service) -> FastAPI:  # noqa: C901, PLR0915 - the endpoi
         summary="Erase a person's personal data (the erasure is recorded; the facts stay)",
     )  # fmt: skip
     async def erase(request: Request, account: Account = Depends(allowed(STAFF))) -> m.ReceiptOut:
-        from safepassage.app.persons import erase_person  # noqa: PLC0415 - one endpoint uses it
-
         body = _body(c.PersonRecordErased, await request.body())
         key, vault = service.data_key, service.vault
         if vault is None or key is None:
@@ -594,17 +598,7 @@ def _body(model: type[_T], raw: bytes) -> _T:
 
 
 def _problem(exc: SafepassageError) -> Problem:
-    from safepassage.server.problems import PROBLEM_TYPES  # noqa: PLC0415
-
-    status = problem_status(exc)
-    slug, title = PROBLEM_TYPES[status]
-    return Problem(
-        type="https://safepassage.example/problems/" + slug,
-        title=title,
-        status=status,
-        detail=exc.reason,
-        field=exc.field,
-    )
+    return problem(problem_status(exc), exc.reason, field=exc.field)
 
 
 def _personal(ref: str, data: PersonalData) -> m.PersonalDataOut:
@@ -662,13 +656,3 @@ def _device_event(service: Service, account: Account, envelope: dict[str, Any]) 
             field="actor",
         )
     return event
-
-
-def iter_paths(app: FastAPI) -> Iterable[tuple[str, str]]:
-    """Every (method, path) the API serves (for tests and docs)."""
-    for path, item in app.openapi()["paths"].items():
-        for method in item:
-            yield method.upper(), path
-
-
-_ = FieldError  # re-exported for clients building problems

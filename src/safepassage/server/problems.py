@@ -26,7 +26,15 @@ from safepassage.errors import (
     StoreError,
 )
 
-__all__ = ["PROBLEM_TYPES", "ApiProblem", "FieldError", "Problem", "install", "problem_response"]
+__all__ = [
+    "PROBLEM_TYPES",
+    "ApiProblem",
+    "FieldError",
+    "Problem",
+    "install",
+    "problem",
+    "problem_response",
+]
 
 MEDIA_TYPE = "application/problem+json"
 _BASE = "https://safepassage.example/problems/"
@@ -83,6 +91,16 @@ class ApiProblem(Exception):  # noqa: N818 - it is a problem, answered as one
         self.headers = headers
 
 
+def problem(
+    status: int, detail: str, *, field: str | None = None, errors: list[FieldError] | None = None
+) -> Problem:
+    """The problem of this status, with its type and title."""
+    slug, title = PROBLEM_TYPES.get(status, ("error", "Error"))
+    return Problem(
+        type=_BASE + slug, title=title, status=status, detail=detail, field=field, errors=errors
+    )
+
+
 def problem_response(
     status: int,
     detail: str,
@@ -91,10 +109,7 @@ def problem_response(
     errors: list[FieldError] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    slug, title = PROBLEM_TYPES.get(status, ("error", "Error"))
-    body = Problem(
-        type=_BASE + slug, title=title, status=status, detail=detail, field=field, errors=errors
-    )
+    body = problem(status, detail, field=field, errors=errors)
     return JSONResponse(
         body.model_dump(exclude_none=True),
         status_code=status,

@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: demo test bench lint setup clean postgresql
+.PHONY: demo test bench lint setup clean postgresql pango chromium
 
 setup: $(STAMP)
 
@@ -17,10 +17,14 @@ $(STAMP): pyproject.toml
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-demo: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh demo-out
+# `make demo` ends by serving the demo operation (Ctrl-C stops it); `make demo SERVE=0` does not.
+SERVE ?= 1
+PORT  ?= 8000
 
-test: $(STAMP) postgresql
+demo: $(STAMP) pango
+	PATH="$(CURDIR)/$(BIN):$$PATH" SERVE=$(SERVE) PORT=$(PORT) bash scripts/demo.sh demo-out
+
+test: $(STAMP) postgresql pango chromium
 	$(BIN)/python -m pytest
 
 # The tests start their own throwaway PostgreSQL server from Debian's package (tests/postgres.py);
@@ -30,6 +34,22 @@ postgresql:
 		echo "PostgreSQL is missing: installing Debian's postgresql package for the tests"; \
 		apt-get update && DEBIAN_FRONTEND=noninteractive \
 			apt-get install -y --no-install-recommends postgresql; \
+	fi
+
+# The PDF sitrep (WeasyPrint) needs Pango and a font; the browser tests need Debian's Chromium
+# (Playwright drives /usr/bin/chromium; it never downloads a browser). Installed when missing.
+pango:
+	@if ! ldconfig -p | grep -q 'libpangoft2-1.0.so.0' || ! fc-list 2>/dev/null | grep -qi dejavu; then \
+		echo "Pango or the DejaVu fonts are missing: installing Debian's packages for the PDF sitrep"; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+			libpango-1.0-0 libpangoft2-1.0-0 fontconfig fonts-dejavu-core; \
+	fi
+
+chromium:
+	@if ! test -x /usr/bin/chromium; then \
+		echo "Chromium is missing: installing Debian's chromium package for the browser tests"; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y --no-install-recommends chromium; \
 	fi
 
 bench: $(STAMP) postgresql
@@ -44,4 +64,4 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) demo-out bench-out .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) demo-out bench-out test-artifacts .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -91,4 +91,29 @@ run safepassage receipt verify "$out/receipts/receipt-$first-arrival.png" --keys
 step "9. What is published: small cells suppressed (1-4 people as <5, complements withheld as x)"
 run safepassage export figures "$op" --format csv --at 325
 
-printf 'The demo operation is in %s (left open; its keys, demo-only, in %s/keys).\n' "$op" "$op"
+step "10. The web interface: staff, liaison officers and the public, in a browser"
+accounts="$op/demo-accounts.txt"
+(umask 077; : > "$accounts")
+account() {  # ROLE PARTY ACTOR NAME: an account whose token goes to the demo's accounts file
+  local token
+  token=$(safepassage account create "$op" --role "$1" --party "$2" --actor "$3" --name "$4" | tail -n 1)
+  printf '%-28s %-14s %s\n' "$4" "$1" "$token" >> "$accounts"
+}
+account "Demo coordinator" coordinator un-ocha un-ocha/coordinator
+account "Demo registrar" registrar icrc icrc/registrar-1
+account "Demo liaison (Russia)" party-liaison russia russia/liaison
+account "Demo liaison (Ukraine)" party-liaison ukraine ukraine/liaison
+base="http://127.0.0.1:${PORT:-8000}"
+printf 'The demo operation is in %s (left open; its keys, demo-only, in %s/keys).\n\n' "$op" "$op"
+printf '  Dashboard (coordinator)   %s/dashboard\n' "$base"
+printf '  Registration (registrar)  %s/register\n' "$base"
+printf '  Liaison officers          %s/liaison\n' "$base"
+printf '  Public report (no login)  %s/public\n\n' "$base"
+printf 'Sign in at %s/login with a token (demo only; also in %s):\n' "$base" "$accounts"
+cat "$accounts"
+if [ "${SERVE:-1}" = "0" ]; then
+  printf '\nSERVE=0: not serving. To serve it: safepassage serve %s --port %s --key-file %s/keys/vault.key\n' "$op" "${PORT:-8000}" "$op"
+  exit 0
+fi
+printf '\nServing until Ctrl-C.\n'
+exec safepassage serve "$op" --port "${PORT:-8000}" --key-file "$op/keys/vault.key"

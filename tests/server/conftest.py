@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,10 +10,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from safepassage.app.demo import DEMO_VAULT_KEY, run_demo
 from safepassage.server.accounts import Role
 from safepassage.server.app import create_app
 from safepassage.server.service import Service
+from tests.demo import unlocked_copy
 
 ACCOUNTS: dict[str, tuple[Role, str, str]] = {
     "coordinator": (Role.coordinator, "un-ocha", "un-ocha/coordinator"),
@@ -39,13 +38,6 @@ class Served:
         return {} if who is None else {"Authorization": f"Bearer {self.tokens[who]}"}
 
 
-@pytest.fixture(scope="session")
-def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("server-template") / "azovstal"
-    run_demo(directory).close()
-    return directory
-
-
 def make_accounts(service: Service) -> dict[str, str]:
     tokens = {}
     for name, (role, party, actor) in ACCOUNTS.items():
@@ -58,10 +50,7 @@ def make_accounts(service: Service) -> dict[str, str]:
 @pytest.fixture
 def served(demo_template: Path, tmp_path: Path) -> Iterator[Served]:
     directory = tmp_path / "azovstal"
-    shutil.copytree(demo_template, directory)
-    service = Service.open(directory)
-    assert service.vault is not None
-    service.data_key = service.vault.unlock(key_file=(directory / DEMO_VAULT_KEY).read_bytes())
+    service = unlocked_copy(demo_template, directory)
     try:
         tokens = make_accounts(service)
         app = create_app(service)

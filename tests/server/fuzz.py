@@ -18,7 +18,6 @@ cases, outside its pytest plugin) are private: an upgrade may move them.
 
 from __future__ import annotations
 
-import shutil
 import time
 import traceback
 from collections import Counter
@@ -48,11 +47,11 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from safepassage.app.demo import DEMO_VAULT_KEY
 from safepassage.app.persons import NewPerson, Registered
 from safepassage.server.app import create_app
 from safepassage.server.service import Service
 from safepassage.vault.store import PersonalData
+from tests.demo import unlocked_copy
 from tests.server.conftest import ACCOUNTS, make_accounts
 
 __all__ = [
@@ -163,12 +162,8 @@ class Fuzzed:
 @contextmanager
 def fuzzed_demo(template: Path, directory: Path) -> Iterator[Fuzzed]:
     """A copy of the demo operation at ``template`` in ``directory``, served to the fuzzer."""
-    shutil.copytree(template, directory)
-    service = Service.open(directory)
+    service = unlocked_copy(template, directory)
     try:
-        assert service.vault is not None
-        key_file = (directory / DEMO_VAULT_KEY).read_bytes()
-        service.data_key = service.vault.unlock(key_file=key_file)
         tokens = make_accounts(service)
         known = NewPerson(household="H-fuzz-known", site="azovstal", age_band="18-59",
                           sex="female", destination="zaporizhzhia", submission_id=SUBMISSION,

@@ -399,21 +399,27 @@ class Operation:
 
     # --- the report ---------------------------------------------------------------------------
 
-    def report(self, at: int | None = None) -> Report:
-        """The report computed from the events up to checkpoint ``at`` (default: now)."""
+    def report(self, at: int | None = None, *, signed: bool = True) -> Report:
+        """The report computed from the events up to checkpoint ``at`` (default: now).
+
+        ``signed``: name the signed checkpoint of that size (signed and kept if the log has
+        none yet). A screen that only watches the figures passes False: its report names no
+        checkpoint, and polling it does not keep a new checkpoint for every size it sees."""
         size = self.log.size() if at is None else at
         if not 0 <= size <= self.log.size():
             raise StoreError(f"must be between 0 and the log size {self.log.size()}", field="--at")
         with self._lock:  # the state is not changed while the report reads it
             if size == self.state.events:
-                return self._report(self.state, size)
+                return self._report(self.state, size, signed=signed)
         state = OperationState()
         with _no_gc():
             for event in self.events(size):
                 state.apply(event)
-        return self._report(state, size)
+        return self._report(state, size, signed=signed)
 
-    def _report(self, state: OperationState, size: int) -> Report:
+    def _report(self, state: OperationState, size: int, *, signed: bool) -> Report:
+        if not signed:
+            return build_report(state, None)
         note = self.log.checkpoint(size)
         checkpoint = self.log.open_checkpoint(note)
         out = CheckpointOut(

@@ -1,7 +1,8 @@
-"""``safepassage report``, ``safepassage checkpoint cosign`` and ``safepassage demo``."""
+"""``safepassage report``, ``safepassage checkpoint cosign|verify`` and ``safepassage demo``."""
 
 from __future__ import annotations
 
+import base64
 from enum import StrEnum
 from pathlib import Path
 
@@ -9,8 +10,11 @@ import typer
 
 from safepassage.app.operation import Operation
 from safepassage.cli._output import progress
+from safepassage.cli.receipt import _read_keys
+from safepassage.errors import FormatError, SafepassageError, VerificationError
 from safepassage.operation.public import public_report
 from safepassage.operation.report import to_markdown
+from safepassage.receipts.checkpoint import verify_checkpoint as check_checkpoint
 
 __all__ = ["checkpoint_app", "demo", "rebuild", "report"]
 
@@ -79,6 +83,54 @@ def cosign(
     one it cosigned; a checkpoint that would fork or shrink history is refused."""
     with Operation.open(directory) as op:
         typer.echo(op.cosign(party), nl=False)
+
+
+_MAX_NOTE_BYTES = 1024 * 1024
+
+
+@checkpoint_app.command("verify")
+def verify_checkpoint(
+    note: Path = typer.Argument(
+        ...,
+        metavar="NOTE",
+        help="The checkpoint: a signed note (C2SP tlog-checkpoint), e.g. a public bundle's "
+        "checkpoint.txt.",
+        show_default=False,
+        dir_okay=False,
+    ),
+    keys: Path = typer.Option(
+        ...,
+        "--keys",
+        metavar="KEYS.json",
+        help="The operation's public keys (safepassage receipt keys), obtained apart from NOTE.",
+        dir_okay=False,
+    ),
+) -> None:
+    """Check a checkpoint offline; print its size, its root hash and who cosigned it.
+
+    It must be signed by the log's key, every other signature must be a cosignature by a
+    party's witness, and a party other than the coordinator must have cosigned it. Exit 0 when
+    it verifies, 1 when it does not, 2 for bad input."""
+    if note.stat().st_size > _MAX_NOTE_BYTES:
+        raise FormatError(f"is larger than {_MAX_NOTE_BYTES} bytes", field=str(note))
+    try:
+        text = note.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FormatError(f"is not a text file (byte {exc.start})", field=str(note)) from exc
+    bundle = _read_keys(keys)  # the receipt's reader: same errors for the same file
+    try:
+        proven = check_checkpoint(text, bundle)
+    except SafepassageError as exc:
+        raise VerificationError(str(exc), field=exc.field) from exc
+    cp = proven.checkpoint
+    typer.echo(f"ok: checkpoint of {cp.origin} verified")
+    typer.echo(f"operation: {bundle.name} ({bundle.operation})")
+    typer.echo(f"size: {cp.size}")
+    typer.echo(f"root: {base64.b64encode(cp.root).decode()}")
+    typer.echo("cosigned by:")
+    for c in proven.cosigners:
+        at = c.at.strftime("%Y-%m-%d %H:%M:%S UTC") if c.at else f"time {c.timestamp}"
+        typer.echo(f"  {c.party} ({c.role}): {c.name}, at {at}")
 
 
 def demo(

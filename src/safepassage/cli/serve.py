@@ -58,8 +58,9 @@ def serve(
                 raise RuleError("this operation has no vault to unlock", field="--unlock-vault")
             service.data_key = unlock(service.vault, vault_passphrase_file, vault_key_file)
         app = create_app(service)
-        typer.echo(f"serving {service.op.state.operation} on http://{host}:{port}/ "
-                   f"(API docs at /docs, OpenAPI at /openapi.json)", err=True)  # fmt: skip
+        base = f"http://{host}:{port}"
+        typer.echo(f"serving {service.op.state.operation} on {base}/ : staff pages {base}/login, "
+                   f"public report {base}/public, API docs {base}/docs", err=True)  # fmt: skip
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
     finally:
         service.close()

@@ -32,7 +32,7 @@ from starlette.concurrency import run_in_threadpool
 
 from safepassage import __version__, canonical
 from safepassage.app.operation import Receipt
-from safepassage.app.persons import AlreadyImported, NewPerson, erase_person, read_person
+from safepassage.app.persons import AlreadyImported, erase_person, read_person
 from safepassage.errors import FormatError, RuleError, SafepassageError, StoreError
 from safepassage.events import catalogue as c
 from safepassage.events.envelope import Event, parse_event, sign_event
@@ -127,6 +127,16 @@ def _unauthenticated(reason: str) -> ApiProblem:
     )
 
 
+def _one_value_each(request: Request) -> None:
+    """A query parameter given twice is refused (which one would count is anyone's guess);
+    checked after the token, so that a caller without one learns nothing else."""
+    seen: set[str] = set()
+    for key, _ in request.query_params.multi_items():
+        if key in seen:
+            raise ApiProblem(422, "is given more than once", field=f"query.{key}")
+        seen.add(key)
+
+
 def create_app(service: Service) -> FastAPI:  # noqa: C901, PLR0915 - the endpoints, in one place
     """The API of the operation ``service`` serves."""
     app = FastAPI(
@@ -161,7 +171,7 @@ def create_app(service: Service) -> FastAPI:  # noqa: C901, PLR0915 - the endpoi
         return account
 
     def allowed(roles: frozenset[Role]) -> Callable[..., Awaitable[Account]]:
-        async def check(account: Account = Depends(account_of)) -> Account:
+        async def check(request: Request, account: Account = Depends(account_of)) -> Account:
             if account.role not in roles:
                 raise ApiProblem(
                     403,
@@ -169,6 +179,7 @@ def create_app(service: Service) -> FastAPI:  # noqa: C901, PLR0915 - the endpoi
                     f"(allowed: {', '.join(sorted(r.value for r in roles))})",
                     field="Authorization",
                 )
+            _one_value_each(request)
             return account
 
         return check
@@ -215,6 +226,7 @@ def create_app(service: Service) -> FastAPI:  # noqa: C901, PLR0915 - the endpoi
                 responses=responses,
                 openapi_extra=extra,
                 response_class=PlainTextResponse if text else JSONResponse,
+                dependencies=[] if roles else [Depends(_one_value_each)],
             )
             return handler
 
@@ -450,13 +462,7 @@ def create_app(service: Service) -> FastAPI:  # noqa: C901, PLR0915 - the endpoi
         request: Request, account: Account = Depends(allowed(FIELD_STAFF))
     ) -> m.RegistrationOut | JSONResponse:
         given = _body(m.RegistrationIn, await request.body())
-        person = NewPerson(
-            household=given.household, site=given.site, age_band=given.age_band, sex=given.sex,
-            destination=given.destination, needs=tuple(given.needs),
-            submission_id=given.submission_id,
-            data=PersonalData(given.given_name, given.family_name, given.birth_date,
-                              given.document_number, given.phone, given.notes),
-        )  # fmt: skip
+        person = given.new_person()
         [answer] = await write(service.writer.register([person], account.actor))
         if isinstance(answer, SafepassageError):
             raise answer
@@ -578,6 +584,9 @@ def create_app(service: Service) -> FastAPI:  # noqa: C901, PLR0915 - the endpoi
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    from safepassage.web import install as install_pages  # noqa: PLC0415 - pages import the API's service
+
+    install_pages(app, service)
     return app
 
 

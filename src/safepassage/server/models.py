@@ -6,8 +6,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from safepassage.app.persons import NewPerson
 from safepassage.events.catalogue import Need
 from safepassage.server.problems import Problem
+from safepassage.vault.store import PersonalData
 
 __all__ = [
     "AccountOut",
@@ -170,6 +172,16 @@ class RegistrationIn(BaseModel):
     notes: str | None = Field(default=None, min_length=1, max_length=2000)
     submission_id: str | None = Field(default=None, min_length=1, max_length=200)
     """The form's own id (an ODK instance id): a resubmission is answered, not registered twice."""
+
+    def new_person(self) -> NewPerson:
+        """The registration as the application layer takes it (personal data apart)."""
+        return NewPerson(
+            household=self.household, site=self.site, age_band=self.age_band, sex=self.sex,
+            destination=self.destination, needs=tuple(self.needs),
+            submission_id=self.submission_id,
+            data=PersonalData(self.given_name, self.family_name, self.birth_date,
+                              self.document_number, self.phone, self.notes),
+        )  # fmt: skip
 
 
 class RegistrationOut(_Out):

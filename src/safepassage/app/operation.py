@@ -399,6 +399,13 @@ class Operation:
 
     # --- the report ---------------------------------------------------------------------------
 
+    def recorded_at(self, size: int) -> datetime | None:
+        """When the last of the first ``size`` entries was recorded (what figures computed at
+        ``size`` are "as of"); None for an empty log."""
+        for _, raw in self.log.store.iter_entries(size - 1, size) if size else ():
+            return read_event(raw).at
+        return None
+
     def report(self, at: int | None = None, *, signed: bool = True) -> Report:
         """The report computed from the events up to checkpoint ``at`` (default: now).
 

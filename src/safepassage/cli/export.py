@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from datetime import datetime
 from pathlib import Path
 
 import typer
@@ -13,7 +12,6 @@ import typer
 from safepassage.app.operation import Operation
 from safepassage.cli.operation import DirArg
 from safepassage.errors import FormatError
-from safepassage.events.envelope import read_event
 from safepassage.operation.export import FORMATS, ExportFormat, figure_rows, render
 
 __all__ = ["app", "figures"]
@@ -28,13 +26,6 @@ def _format(text: str) -> ExportFormat:
     raise FormatError(
         f"unknown format {text!r}: use {', '.join(FORMATS[:-1])} or {FORMATS[-1]}", field="--format"
     )
-
-
-def _as_of(op: Operation, size: int) -> datetime | None:
-    """When the last entry the figures include was recorded."""
-    for _, raw in op.log.store.iter_entries(size - 1, size) if size else ():
-        return read_event(raw).at
-    return None
 
 
 def _write_whole(path: Path, text: str) -> None:
@@ -73,7 +64,7 @@ def figures(
     with Operation.open(directory) as op:
         report = op.report(at)
         size = report.checkpoint.size if report.checkpoint else 0
-        text = render(figure_rows(report, _as_of(op, size)), kind)
+        text = render(figure_rows(report, op.recorded_at(size)), kind)
     if out is None:
         typer.echo(text, nl=False)
     else:

@@ -10,7 +10,7 @@ import typer
 
 from safepassage.app.operation import Operation
 from safepassage.cli._output import progress
-from safepassage.cli.receipt import _read_keys
+from safepassage.cli.receipt import read_keys
 from safepassage.errors import FormatError, SafepassageError, VerificationError
 from safepassage.operation.public import public_report
 from safepassage.operation.report import to_markdown
@@ -117,7 +117,7 @@ def verify_checkpoint(
         text = note.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
         raise FormatError(f"is not a text file (byte {exc.start})", field=str(note)) from exc
-    bundle = _read_keys(keys)  # the receipt's reader: same errors for the same file
+    bundle = read_keys(keys)  # the receipt's reader: same errors for the same file
     try:
         proven = check_checkpoint(text, bundle)
     except SafepassageError as exc:

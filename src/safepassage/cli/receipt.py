@@ -24,7 +24,7 @@ from safepassage.receipts.keys import PublicKeys
 from safepassage.receipts.render import read_receipt_file
 from safepassage.receipts.verify import VerifiedReceipt, verify_receipt
 
-__all__ = ["receipt_app"]
+__all__ = ["read_keys", "receipt_app"]
 
 receipt_app = typer.Typer(
     help="Evacuee receipts: check one offline; export the keys that check them.",
@@ -43,7 +43,8 @@ def _read_json(path: Path, what: str) -> Any:  # noqa: ANN401 - whatever the fil
         raise FormatError(f"is not a JSON {what}: {exc}", field=str(path)) from exc
 
 
-def _read_keys(path: Path) -> PublicKeys:
+def read_keys(path: Path) -> PublicKeys:
+    """An operation's public-keys file; errors name the file."""
     try:
         return PublicKeys.from_json(_read_json(path, "keys file"))
     except FormatError as exc:
@@ -111,7 +112,7 @@ def verify(
     inclusion in it, the event's signature, and that it is this person's registration or
     arrival. Exit 0 when it verifies, 1 when it does not, 2 for bad input."""
     receipt = read_receipt_file(file)
-    bundle = _read_keys(keys)
+    bundle = read_keys(keys)
     person = _read_record(record) if record is not None else None
     if person is not None and receipt.stage != "registration":
         raise FormatError(

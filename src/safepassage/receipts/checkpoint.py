@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from safepassage.ledger.checkpoint import Checkpoint
 from safepassage.ledger.note import cosignature_timestamp, signatures
 from safepassage.receipts.keys import PublicKeys
-from safepassage.receipts.verify import _open_checkpoint
+from safepassage.receipts.verify import open_cosigned_checkpoint
 
 __all__ = ["Cosigner", "VerifiedCheckpoint", "verify_checkpoint"]
 
@@ -58,7 +58,7 @@ def verify_checkpoint(note: str, keys: PublicKeys) -> VerifiedCheckpoint:
     Raises ``SignatureError`` (a signature missing, forged or by an unknown key, or no party but
     the coordinator cosigned) or ``FormatError`` (not a checkpoint note), each naming the field.
     """
-    checkpoint, parties = _open_checkpoint(note, keys)
+    checkpoint, parties = open_cosigned_checkpoint(note, keys)
     witnesses = keys.witnesses()
     timestamps = {
         (name, key_id): cosignature_timestamp(sig)

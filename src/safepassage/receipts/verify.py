@@ -35,7 +35,7 @@ from safepassage.receipts.format import KINDS, Receipt, Stage
 from safepassage.receipts.keys import PublicKeys
 from safepassage.vault.crypto import commitment
 
-__all__ = ["VerifiedReceipt", "verify_receipt"]
+__all__ = ["VerifiedReceipt", "open_cosigned_checkpoint", "verify_receipt"]
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def verify_receipt(
     if receipt.operation_name != keys.name:
         reason = f"{receipt.operation_name!r} is not the name in the keys, {keys.name!r}"
         raise SignatureError(reason, field="operation_name")
-    checkpoint, cosigners = _open_checkpoint(receipt.checkpoint, keys)
+    checkpoint, cosigners = open_cosigned_checkpoint(receipt.checkpoint, keys)
     try:
         merkle.verify_inclusion(
             merkle.leaf_hash(receipt.event),
@@ -108,7 +108,9 @@ def verify_receipt(
     )
 
 
-def _open_checkpoint(note: str, keys: PublicKeys) -> tuple[Checkpoint, list[str]]:
+def open_cosigned_checkpoint(note: str, keys: PublicKeys) -> tuple[Checkpoint, list[str]]:
+    """The checkpoint ``note`` signed by the log's key and the parties whose witnesses cosigned
+    it; refused unless a party other than the coordinator is among them."""
     witnesses = keys.witnesses()
     try:
         checkpoint, names = open_checkpoint(note, keys.log, witnesses.values())

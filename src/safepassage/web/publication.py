@@ -28,7 +28,6 @@ from typing import Any
 from safepassage.app.operation import Operation
 from safepassage.app.receipts import public_keys
 from safepassage.errors import SafepassageError
-from safepassage.events.envelope import read_event
 from safepassage.operation.export import figure_rows, render
 from safepassage.operation.public import public_report
 from safepassage.operation.report import Report, to_markdown
@@ -159,16 +158,9 @@ class Publisher:
             if self._cached is not None and self._cached[0] == note:
                 return self._cached[1], self._cached[2]
             report = public_report(self.op.report(size))
-            as_of = _as_of(self.op, size)
+            as_of = self.op.recorded_at(size)
             self._cached = (note, report, as_of)
             return report, as_of
-
-
-def _as_of(op: Operation, size: int) -> datetime | None:
-    """When the last entry the figures include was recorded (as ``export figures`` says)."""
-    for _, raw in op.log.store.iter_entries(size - 1, size) if size else ():
-        return read_event(raw).at
-    return None
 
 
 @dataclass(frozen=True)

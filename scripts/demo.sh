@@ -99,10 +99,10 @@ account() {  # ROLE PARTY ACTOR NAME: an account whose token goes to the demo's 
   token=$(safepassage account create "$op" --role "$1" --party "$2" --actor "$3" --name "$4" | tail -n 1)
   printf '%-28s %-14s %s\n' "$4" "$1" "$token" >> "$accounts"
 }
-account "Demo coordinator" coordinator un-ocha un-ocha/coordinator
-account "Demo registrar" registrar icrc icrc/registrar-1
-account "Demo liaison (Russia)" party-liaison russia russia/liaison
-account "Demo liaison (Ukraine)" party-liaison ukraine ukraine/liaison
+account coordinator un-ocha un-ocha/coordinator "Demo coordinator"
+account registrar icrc icrc/registrar-1 "Demo registrar"
+account party-liaison russia russia/liaison "Demo liaison (Russia)"
+account party-liaison ukraine ukraine/liaison "Demo liaison (Ukraine)"
 base="http://127.0.0.1:${PORT:-8000}"
 printf 'The demo operation is in %s (left open; its keys, demo-only, in %s/keys).\n\n' "$op" "$op"
 printf '  Dashboard (coordinator)   %s/dashboard\n' "$base"

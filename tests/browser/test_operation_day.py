@@ -8,7 +8,8 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
+import json
+import urllib.request
 from playwright.sync_api import Page
 
 from tests.browser.conftest import (
@@ -34,18 +35,23 @@ CANARY = {
 
 def _notify_second_convoy(site: Site) -> str:
     """The coordinator notifies a second trip (through the API, as a planner's tool would)."""
-    response = httpx.post(
+    body = {
+        "movement": "convoy-2",
+        "route": "azovstal-zaporizhzhia",
+        "vehicles": ["bus-06", "bus-07"],
+        "departs_at": (datetime.now(UTC) + timedelta(hours=6)).isoformat(),
+        "purpose": "Second trip from Azovstal for those who registered since.",
+    }
+    request = urllib.request.Request(  # noqa: S310 - the test's own server on localhost
         f"{site.base}/api/v1/notifications",
-        headers={"Authorization": f"Bearer {site.tokens['coordinator']}"},
-        json={
-            "movement": "convoy-2",
-            "route": "azovstal-zaporizhzhia",
-            "vehicles": ["bus-06", "bus-07"],
-            "departs_at": (datetime.now(UTC) + timedelta(hours=6)).isoformat(),
-            "purpose": "Second trip from Azovstal for those who registered since.",
+        data=json.dumps(body).encode(),
+        headers={
+            "Authorization": f"Bearer {site.tokens['coordinator']}",
+            "Content-Type": "application/json",
         },
     )
-    assert response.status_code == 201, response.text
+    with urllib.request.urlopen(request) as response:  # noqa: S310 - localhost
+        assert response.status == 201
     return "convoy-2"
 
 

@@ -4,12 +4,12 @@ reach no page with personal data. Screenshots of each step are kept as test arti
 
 from __future__ import annotations
 
+import json
 import re
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import json
-import urllib.request
 from playwright.sync_api import Page
 
 from tests.browser.conftest import (
@@ -42,7 +42,7 @@ def _notify_second_convoy(site: Site) -> str:
         "departs_at": (datetime.now(UTC) + timedelta(hours=6)).isoformat(),
         "purpose": "Second trip from Azovstal for those who registered since.",
     }
-    request = urllib.request.Request(  # noqa: S310 - the test's own server on localhost
+    request = urllib.request.Request(
         f"{site.base}/api/v1/notifications",
         data=json.dumps(body).encode(),
         headers={
@@ -50,7 +50,7 @@ def _notify_second_convoy(site: Site) -> str:
             "Content-Type": "application/json",
         },
     )
-    with urllib.request.urlopen(request) as response:  # noqa: S310 - localhost
+    with urllib.request.urlopen(request) as response:
         assert response.status == 201
     return "convoy-2"
 

@@ -17,6 +17,7 @@ import hashlib
 import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -39,6 +40,7 @@ __all__ = [
     "Web",
     "csrf_token",
     "home_of",
+    "when",
 ]
 
 HERE = Path(__file__).resolve().parent
@@ -63,6 +65,20 @@ HOMES: dict[Role, str] = {
     Role.party_liaison: "/liaison",
     Role.observer: "/liaison",
 }
+
+
+def when(value: datetime | str | None) -> str:
+    """A time for people: ``2022-05-03 12:26 UTC``."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    else:
+        parsed = value
+    return parsed.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def home_of(account: Account) -> str:
@@ -110,7 +126,7 @@ class Web:
         self.app = app
         self.service = service
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
-        self.templates.env.globals.update(version=__version__, htmx=HTMX)
+        self.templates.env.globals.update(version=__version__, htmx=HTMX, when=when)
         self.pages: dict[tuple[str, str], frozenset[Role]] = {}
         app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -55,20 +54,6 @@ VEHICLES: tuple[tuple[str, str], ...] = (
 )
 
 
-def _when(value: datetime | str | None) -> str:
-    """A time for people: ``2022-05-03 12:26 UTC``."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            return value
-    else:
-        parsed = value
-    return parsed.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
 def _figures(f: Figures) -> dict[str, Any]:
     data = f.model_dump()
     places = sorted({*f.chosen, *f.arrived, *f.left_convoy})
@@ -88,7 +73,7 @@ def _figures(f: Figures) -> dict[str, Any]:
 
 
 def _context(opened: Opened, pub: Publication | None, base: str) -> dict[str, Any]:
-    context: dict[str, Any] = {"opened": opened, "pub": pub, "when": _when}
+    context: dict[str, Any] = {"opened": opened, "pub": pub}
     if pub is None:
         return context
     return {
@@ -173,7 +158,6 @@ def install_public(web: Web) -> None:
         opened, pub = await run_in_threadpool(publisher.latest)
         return web.render(
             request, "public/index.html", title="Public reports", opened=opened, pub=pub,
-            when=_when,
         )  # fmt: skip
 
     @web.page("GET", "/public/{operation}", PUBLIC)

@@ -409,7 +409,7 @@ def test_a_liaison_acknowledges_and_the_log_holds_it_signed_by_their_actor(site)
         "csrf": site.csrf("party-liaison"), "movement": OPEN_MOVEMENT, "note": "Seen, 2 buses",
     })  # fmt: skip
     assert answer.status_code == 303
-    assert answer.headers["location"].startswith("/liaison?done=acknowledged")
+    assert answer.headers["location"].startswith("/liaison?entry=")
     event = last_event(site)
     assert event.kind == "movement.acknowledged"
     assert event.actor == "russia/liaison"

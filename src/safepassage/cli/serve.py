@@ -31,6 +31,12 @@ def serve(
     port: int = typer.Option(8000, "--port", min=0, max=65535, help="Port to listen on."),
     vault_key_file: Path | None = KeyFile,
     vault_passphrase_file: Path | None = PassphraseFile,
+    public_url: str | None = typer.Option(
+        None,
+        "--public-url",
+        help="The address the public reaches this server at (https://…), named in the PDF "
+        "sitrep's commands (default: the word SERVER).",
+    ),
     unlock_vault: bool = typer.Option(
         False,  # noqa: FBT003 - Typer takes the default positionally
         "--unlock-vault",
@@ -57,7 +63,9 @@ def serve(
             if service.vault is None:
                 raise RuleError("this operation has no vault to unlock", field="--unlock-vault")
             service.data_key = unlock(service.vault, vault_passphrase_file, vault_key_file)
-        app = create_app(service)
+        if public_url is not None and not public_url.startswith(("https://", "http://")):
+            raise StoreError("must start with https:// or http://", field="--public-url")
+        app = create_app(service, public_url=public_url)
         base = f"http://{host}:{port}"
         typer.echo(f"serving {service.op.state.operation} on {base}/ : staff pages {base}/login, "
                    f"public report {base}/public, API docs {base}/docs", err=True)  # fmt: skip

@@ -137,8 +137,9 @@ def _one_value_each(request: Request) -> None:
         seen.add(key)
 
 
-def create_app(service: Service) -> FastAPI:  # noqa: C901, PLR0915 - the endpoints, in one place
-    """The API of the operation ``service`` serves."""
+def create_app(service: Service, *, public_url: str | None = None) -> FastAPI:  # noqa: C901, PLR0915 - the endpoints, in one place
+    """The API and the pages of the operation ``service`` serves; ``public_url``: the address
+    the public reaches it at (named in the PDF sitrep's commands)."""
     app = FastAPI(
         title="safepassage",
         version=__version__,
@@ -586,7 +587,7 @@ def create_app(service: Service) -> FastAPI:  # noqa: C901, PLR0915 - the endpoi
     app.openapi = openapi  # type: ignore[method-assign]
     from safepassage.web import install as install_pages  # noqa: PLC0415 - pages import the API's service
 
-    install_pages(app, service)
+    install_pages(app, service, public_url=public_url)
     return app
 
 

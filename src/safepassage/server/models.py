@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from safepassage.app.persons import NewPerson
 from safepassage.events.catalogue import Need
@@ -154,6 +155,14 @@ class PersonalDataOut(_Out):
     notes: str | None
 
 
+def _real_date(value: str) -> str:
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        raise ValueError("must be a date written YYYY-MM-DD") from None
+    return value
+
+
 class RegistrationIn(BaseModel):
     """One person to register: attributes for the log, personal data for the vault only."""
 
@@ -166,7 +175,9 @@ class RegistrationIn(BaseModel):
     needs: list[Need] = Field(default_factory=list, max_length=10)
     given_name: str = Field(min_length=1, max_length=200)
     family_name: str = Field(min_length=1, max_length=200)
-    birth_date: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    birth_date: Annotated[str, AfterValidator(_real_date)] | None = Field(
+        default=None, pattern=r"^\d{4}-\d{2}-\d{2}$"
+    )
     document_number: str | None = Field(default=None, min_length=1, max_length=100)
     phone: str | None = Field(default=None, min_length=1, max_length=50)
     notes: str | None = Field(default=None, min_length=1, max_length=2000)

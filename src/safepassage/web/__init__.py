@@ -17,9 +17,9 @@ from safepassage.web.staff import install_staff
 __all__ = ["install"]
 
 
-def install(app: FastAPI, service: Service) -> Web:
+def install(app: FastAPI, service: Service, *, public_url: str | None = None) -> Web:
     """Add every page to ``app``; returns the pages' table (``Web.pages``)."""
-    web = Web(app, service)
+    web = Web(app, service, public_url=public_url)
     app.state.web = web  # the pages' table, for the tests of who may open what
     install_session(web)
     install_staff(web)

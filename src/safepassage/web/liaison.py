@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
-from typing import Literal
 from urllib.parse import urlencode
 
 from fastapi import Request
@@ -23,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from safepassage.errors import SafepassageError
 from safepassage.events import catalogue as c
+from safepassage.events.envelope import read_event
 from safepassage.operation.report import Figures, NotificationOut
 from safepassage.operation.state import OperationState
 from safepassage.operation.state import Response as Answer
@@ -43,10 +43,11 @@ from safepassage.web.pages import Web
 __all__ = ["install_liaison"]
 
 DONE = {
-    "acknowledged": "Your party's acknowledgement is recorded",
-    "objected": "Your party's objection is recorded",
-    "attested": "Your party's headcount attestation is recorded",
+    "movement.acknowledged": "Your party's acknowledgement is recorded",
+    "movement.objected": "Your party's objection is recorded",
+    "headcount.attested": "Your party's headcount attestation is recorded",
 }
+"""The confirmation shown after a form, by the kind of the entry it recorded."""
 _HEADCOUNT_IDS = {"movement": "hc-movement", "vehicle": "hc-vehicle", "site": "hc-site",
                   "headcount": "headcount"}  # fmt: skip
 
@@ -126,21 +127,28 @@ def install_liaison(web: Web) -> None:  # noqa: C901, PLR0915 - the page and its
         )  # fmt: skip
 
     @web.page("GET", "/liaison", READERS)
-    async def liaison(
-        request: Request,
-        done: str | None = None,
-        movement: str | None = None,
-        entry: int | None = None,
-    ) -> Response:
+    async def liaison(request: Request, entry: str | None = None) -> Response:
         message = None
-        if done in DONE:
-            message = DONE[done] + (f" for movement {movement}" if movement else "")
-            message += f" (log entry {entry})." if entry is not None else "."
+        if entry is not None and entry.isdecimal():
+            account = await account_of(web, request)
+            message = await run_in_threadpool(confirmation, int(entry), account.party)
         return await page(request, done=message)
+
+    def confirmation(index: int, party: str) -> str | None:
+        """What the entry at ``index`` confirms to ``party``: only an answer its own actor
+        recorded (a link cannot make a page say something was recorded that was not)."""
+        if index >= service.op.log.size():
+            return None
+        event = read_event(service.op.log.store.entry(index))
+        with service.op.reading() as state:
+            actor = state.actors.get(event.actor)
+        if event.kind not in DONE or actor is None or actor.party != party:
+            return None
+        movement = getattr(event.body, "movement", "")
+        return f"{DONE[event.kind]} for movement {movement} (log entry {index})."
 
     async def answer(
         request: Request,
-        kind: Literal["acknowledged", "objected"],
         model: type[BaseModel],
         text_field: str,
     ) -> Response:
@@ -163,7 +171,7 @@ def install_liaison(web: Web) -> None:  # noqa: C901, PLR0915 - the page and its
         else:
             answered = await record(service, account, body)  # type: ignore[arg-type]
             if not isinstance(answered, SafepassageError):
-                query = urlencode({"done": kind, "movement": movement, "entry": answered.index})
+                query = urlencode({"entry": answered.index})
                 return RedirectResponse(f"/liaison?{query}", status_code=303)
             found = rule_errors(answered, ["movement", text_field], [values[text_field]])
             for name, reason in found.fields.items():
@@ -176,11 +184,11 @@ def install_liaison(web: Web) -> None:  # noqa: C901, PLR0915 - the page and its
 
     @web.page("POST", "/liaison/acknowledge", LIAISON)
     async def acknowledge(request: Request) -> Response:
-        return await answer(request, "acknowledged", c.MovementAcknowledged, "note")
+        return await answer(request, c.MovementAcknowledged, "note")
 
     @web.page("POST", "/liaison/object", LIAISON)
     async def object_to(request: Request) -> Response:
-        return await answer(request, "objected", c.MovementObjected, "reason")
+        return await answer(request, c.MovementObjected, "reason")
 
     @web.page("POST", "/liaison/headcount", LIAISON)
     async def headcount(request: Request) -> Response:
@@ -188,7 +196,7 @@ def install_liaison(web: Web) -> None:  # noqa: C901, PLR0915 - the page and its
         form = await request.form()
         values = form_values(form, list(_HEADCOUNT_IDS))
         data: dict[str, object] = dict(values)
-        if values["headcount"].isdigit():
+        if values["headcount"].isdecimal() and values["headcount"].isascii():
             data["headcount"] = int(values["headcount"])
         errors = Errors()
         status = 422
@@ -199,8 +207,7 @@ def install_liaison(web: Web) -> None:  # noqa: C901, PLR0915 - the page and its
         else:
             answered = await record(service, account, body)
             if not isinstance(answered, SafepassageError):
-                query = urlencode({"done": "attested", "movement": body.movement,
-                                   "entry": answered.index})  # fmt: skip
+                query = urlencode({"entry": answered.index})
                 return RedirectResponse(f"/liaison?{query}", status_code=303)
             found, status = rule_errors(answered, list(_HEADCOUNT_IDS)), 409
         for name, reason in found.fields.items():

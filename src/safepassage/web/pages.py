@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -122,9 +122,11 @@ class _SignIn(Exception):  # noqa: N818 - control flow: answered with a redirect
 class Web:
     """The pages of one served operation."""
 
-    def __init__(self, app: FastAPI, service: Service) -> None:
+    def __init__(self, app: FastAPI, service: Service, *, public_url: str | None = None) -> None:
         self.app = app
         self.service = service
+        self.public_url = public_url.rstrip("/") if public_url else None
+        """Where the public reaches this server (``serve --public-url``), if said."""
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         self.templates.env.globals.update(version=__version__, htmx=HTMX, when=when)
         self.pages: dict[tuple[str, str], frozenset[Role]] = {}
@@ -161,9 +163,27 @@ class Web:
         request.state.viewer = viewer
         return viewer
 
+    def same_origin(self, request: Request) -> bool:
+        """Whether a form was sent from this site's own pages, as far as the browser says
+        (``Origin``, ``Sec-Fetch-Site``): a page elsewhere cannot post to ours, not even to
+        ``/login`` (which would sign the victim's browser into the attacker's account)."""
+        if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+            return False
+        origin = request.headers.get("origin")
+        if origin is None:  # not a browser, or an old one: the CSRF token decides
+            return True
+        ours = {request.url.netloc}
+        if self.public_url:
+            ours.add(urlsplit(self.public_url).netloc)
+        return urlsplit(origin).netloc in ours
+
     def allowed(self, roles: frozenset[Role], method: str) -> Callable[..., Awaitable[Viewer]]:
         async def check(request: Request) -> Viewer:
             viewer = await self.viewer(request)
+            if method != "GET" and not self.same_origin(request):
+                raise PageProblem(
+                    403, "Sent from another site", "This form was not sent from this site's pages."
+                )
             if not roles:
                 return viewer
             if viewer.account is None:
@@ -188,7 +208,7 @@ class Web:
             form = await request.form()
             value = form.get("csrf")
             given = value if isinstance(value, str) else None
-        if not given or not hmac.compare_digest(given, viewer.csrf):
+        if not given or not hmac.compare_digest(given.encode(), viewer.csrf.encode()):
             raise PageProblem(
                 403,
                 "Form expired",

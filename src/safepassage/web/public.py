@@ -88,8 +88,10 @@ def _context(opened: Opened, pub: Publication | None, base: str) -> dict[str, An
     }
 
 
-def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+PDF_SERVER = "SERVER"
+"""What the PDF names the server by when ``serve --public-url`` was not given: a PDF is kept
+and shared by every reader, so it never carries the address one request came by (a ``Host``
+header anyone can set)."""
 
 
 class _Pdfs:
@@ -167,7 +169,7 @@ def install_public(web: Web) -> None:
             request,
             "public/report.html",
             title="Public report",
-            **_context(opened, pub, _base(request)),
+            **_context(opened, pub, web.public_url or str(request.base_url).rstrip("/")),
         )
 
     @web.page("GET", "/public/{operation}/bundle.zip", PUBLIC)
@@ -177,11 +179,11 @@ def install_public(web: Web) -> None:
         return attachment(data, "application/zip", f"{pub.operation}-public-{pub.size}.zip")
 
     @web.page("GET", "/public/{operation}/sitrep.pdf", PUBLIC)
-    async def sitrep(request: Request, operation: str) -> Response:
+    async def sitrep(operation: str) -> Response:
         opened, pub = await published(operation)
         pub = await required(operation) if pub is None else pub
         html = web.templates.get_template("public/sitrep.html").render(
-            **_context(opened, pub, _base(request))
+            **_context(opened, pub, web.public_url or PDF_SERVER)
         )
         key = hashlib.sha256(html.encode()).hexdigest()
         data = await run_in_threadpool(pdfs.get, key, lambda: _render_pdf(html))

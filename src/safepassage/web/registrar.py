@@ -260,6 +260,8 @@ def install_registration(web: Web) -> None:  # noqa: C901, PLR0915 - the desk's 
             receipt, names = await asyncio.wrap_future(service.writer.call(issue))
         except RuleError as exc:
             raise PageProblem(409, "No receipt yet", exc.reason) from exc
+        except SafepassageError as exc:  # an erased record, a vault that will not open...
+            raise PageProblem(422, "No receipt", exc.reason) from exc
         pdf = await run_in_threadpool(pdf_bytes, receipt, names)
         return Response(
             pdf,

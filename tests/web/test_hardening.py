@@ -9,6 +9,9 @@ import io
 import pypdf
 import pytest
 
+from safepassage.receipts.checkpoint import VerifiedCheckpoint
+from safepassage.receipts.keys import PublicKeys
+from safepassage.web import publication
 from tests.web.conftest import OPEN_MOVEMENT, Site, element
 
 
@@ -18,8 +21,8 @@ def _written(site: Site) -> tuple[int, dict[str, str]]:
 
 @pytest.mark.parametrize(
     "headers",
-    [{"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}],
-    ids=["origin", "sec-fetch-site"],
+    [{"Origin": "https://evil.example"}, {"Origin": "null"}, {"Sec-Fetch-Site": "cross-site"}],
+    ids=["origin", "opaque-origin", "sec-fetch-site"],
 )
 def test_signing_in_from_another_site_is_refused_and_sets_no_cookie(
     site: Site, headers: dict[str, str]
@@ -116,3 +119,38 @@ def test_a_birth_date_that_is_no_date_is_refused_beside_the_field(site: Site) ->
     assert answer.status_code == 422
     assert element(answer.text, "birth_date-error").text == "must be a date written YYYY-MM-DD"
     assert _written(site) == before
+
+
+def test_the_public_page_checks_each_kept_checkpoint_once(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Checkpoints kept between cosignatures (every new size a report was asked at) are
+    verified once, not again for every reader; a new cosignature is published at once."""
+    checked: list[int] = []
+    verify = publication.verify_checkpoint
+
+    def counting(note: str, keys: PublicKeys) -> VerifiedCheckpoint:
+        checked.append(int(note.splitlines()[1]))
+        return verify(note, keys)
+
+    monkeypatch.setattr(publication, "verify_checkpoint", counting)
+    op = site.service.op
+    visitor = site.browser(None)
+    page = f"/public/{op.state.operation}"
+    published = element(visitor.get(page).text, "as-of").text
+    for n in range(12):  # twelve registrations, a checkpoint kept after each, none cosigned
+        answer = site.browser("registrar").post("/register", data={
+            "csrf": site.csrf("registrar"), "household": "H-kept-0", "site": "azovstal",
+            "destination": "zaporizhzhia", "given_name": "Kept", "family_name": f"N{n}",
+            "age_band": "18-59", "sex": "male", "submission_id": f"kept-{n}",
+        }, follow_redirects=False)  # fmt: skip
+        assert answer.status_code == 303, answer.text
+        op.log.checkpoint()
+    checked.clear()
+    for _ in range(3):
+        assert element(visitor.get(page).text, "as-of").text == published
+    assert sorted(checked) == sorted(set(checked))  # none checked twice
+    assert len(checked) >= 12
+    site.service.writer.call(lambda o: o.cosign("ukraine")).result()
+    size = op.log.size()
+    assert f"first {size} entries" in element(visitor.get(page).text, "as-of").text

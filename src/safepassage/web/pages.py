@@ -55,7 +55,7 @@ SECURITY_HEADERS = {
         "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
     ),
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",  # not no-referrer: browsers would then send `Origin: null`
 }
 
 HOMES: dict[Role, str] = {

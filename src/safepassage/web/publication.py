@@ -112,6 +112,13 @@ class Publisher:
         self.op = op
         self._lock = threading.Lock()
         self._cached: tuple[str, Report, datetime | None] | None = None
+        self._found: tuple[int, str, VerifiedCheckpoint] | None = None
+        """The newest kept checkpoint found publishable: (size, note, what it proved). Only
+        newer checkpoints (or this one with more cosignatures) are checked again, so a
+        reader's request does not re-verify every checkpoint kept since the last cosigned."""
+        self._refused: dict[int, str] = {}
+        """Kept checkpoints found not publishable, by size: skipped until their note changes
+        (a cosignature added)."""
 
     def opened(self) -> Opened:
         with self.op.reading() as state:
@@ -133,25 +140,40 @@ class Publisher:
         opened = self.opened()
         if opened.keys is None:
             return opened, None
-        keys = PublicKeys.from_json(opened.keys)
+        found = self._publishable(PublicKeys.from_json(opened.keys))
+        if found is None:
+            return opened, None
+        size, note, verified = found
+        report, as_of = self._report(note, size)
+        return opened, Publication(
+            operation=opened.operation,
+            name=opened.name,
+            closed=opened.closed,
+            note=note,
+            checkpoint=verified,
+            as_of=as_of,
+            report=report,
+            keys=opened.keys,
+            routes=opened.routes,
+        )
+
+    def _publishable(self, keys: PublicKeys) -> tuple[int, str, VerifiedCheckpoint] | None:
+        """The newest kept checkpoint that passes ``verify_checkpoint`` (cosigned by a party
+        other than the coordinator)."""
+        known = self._found
         for kept in reversed(self.op.log.store.checkpoints()):
+            if known is not None and (kept.size < known[0] or (kept.size, kept.note) == known[:2]):
+                return known  # nothing newer passes: what was found before still stands
+            if self._refused.get(kept.size) == kept.note:
+                continue
             try:
                 verified = verify_checkpoint(kept.note, keys)
             except SafepassageError:
+                self._refused[kept.size] = kept.note
                 continue
-            report, as_of = self._report(kept.note, kept.size)
-            return opened, Publication(
-                operation=opened.operation,
-                name=opened.name,
-                closed=opened.closed,
-                note=kept.note,
-                checkpoint=verified,
-                as_of=as_of,
-                report=report,
-                keys=opened.keys,
-                routes=opened.routes,
-            )
-        return opened, None
+            self._found = (kept.size, kept.note, verified)
+            return self._found
+        return known
 
     def _report(self, note: str, size: int) -> tuple[Report, datetime | None]:
         with self._lock:

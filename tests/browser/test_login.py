@@ -42,3 +42,17 @@ def test_signing_out_ends_the_session(site: Site, context_for: Any) -> None:
     assert page.url.endswith("/login")
     page.goto("/dashboard")
     assert "/login?next=/dashboard" in page.url
+
+
+def test_a_revoked_account_on_the_live_dashboard_is_sent_to_sign_in(
+    site: Site, context_for: Any
+) -> None:
+    # the dashboard polls its figures every 5 s; once the account is revoked the whole page
+    # goes to the sign-in (not the sign-in page into the figures' place)
+    page = context_for().new_page()
+    sign_in(page, site.tokens["coordinator"])
+    assert page.url.endswith("/dashboard")
+    [account] = [a for a in site.service.accounts.list() if a.name == "coordinator"]
+    site.service.accounts.revoke(account.id)
+    page.wait_for_url("**/login?next=/dashboard", timeout=20_000)
+    assert page.locator("#token").is_visible()

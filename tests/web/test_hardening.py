@@ -154,3 +154,13 @@ def test_the_public_page_checks_each_kept_checkpoint_once(
     site.service.writer.call(lambda o: o.cosign("ukraine")).result()
     size = op.log.size()
     assert f"first {size} entries" in element(visitor.get(page).text, "as-of").text
+
+
+def test_a_signed_out_htmx_poll_is_told_to_send_the_page_to_sign_in(site: Site) -> None:
+    answer = site.browser(None).get(
+        "/dashboard/live",
+        headers={"HX-Request": "true", "HX-Current-URL": "http://testserver/dashboard"},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 401
+    assert answer.headers["HX-Redirect"] == "/login?next=/dashboard"

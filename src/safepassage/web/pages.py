@@ -143,7 +143,13 @@ class Web:
             )
 
         @app.exception_handler(_SignIn)
-        async def _sign_in(_request: Request, exc: _SignIn) -> Response:
+        async def _sign_in(request: Request, exc: _SignIn) -> Response:
+            if request.headers.get("hx-request") == "true":
+                # a fragment polled by htmx (the live dashboard): the whole page goes to the
+                # sign-in, not the sign-in page into the fragment's place
+                page = urlsplit(request.headers.get("hx-current-url", "")).path or exc.path
+                target = "/login?next=" + quote(page, safe="/")
+                return Response(status_code=401, headers={"HX-Redirect": target})
             return RedirectResponse("/login?next=" + quote(exc.path, safe="/"), status_code=303)
 
     # --- who is looking --------------------------------------------------------------------

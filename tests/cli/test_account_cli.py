@@ -20,10 +20,8 @@ from safepassage.server.run import free_port
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("accounts") / "azovstal"
-    run_demo(directory).close()
-    return directory
+def template(demo_template: Path) -> Path:
+    return demo_template  # the session's demo operation: copy it, never change it
 
 
 @pytest.fixture

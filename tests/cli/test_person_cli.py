@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from safepassage.app.demo import run_demo
 from safepassage.app.operation import Operation
 from safepassage.app.persons import NewPerson, Registered, register_people
 from safepassage.cli import main
@@ -20,10 +19,8 @@ GIVEN, DOCUMENT = "CANARY-CLI-GIVEN-9b1", "CANARY-CLI-DOC-9b1"
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("cli") / "azovstal"
-    run_demo(directory).close()
-    return directory
+def template(demo_template: Path) -> Path:
+    return demo_template  # the session's demo operation: copy it, never change it
 
 
 @pytest.fixture

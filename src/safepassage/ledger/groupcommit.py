@@ -15,7 +15,7 @@ import threading
 import time
 from abc import abstractmethod
 from collections.abc import Callable, Sequence
-from typing import Final
+from typing import Any, Final
 
 from safepassage.errors import StoreError
 from safepassage.ledger.store import MAX_ENTRY_BYTES, LogStore
@@ -225,6 +225,12 @@ class GroupCommitStore(LogStore):
     backend checks it may write (``_writable``) and implements the committer's write."""
 
     _committer: GroupCommitter
+    _write_conn: Any
+    """The one connection the committer writes with."""
+    _readers: list[Any]
+    """Connections readers opened (one per thread), closed with the store."""
+    _readers_lock: threading.Lock
+    _closed: bool
 
     @abstractmethod
     def _writable(self) -> None:
@@ -250,3 +256,14 @@ class GroupCommitStore(LogStore):
     def waiting(self) -> int:
         """Append calls in this process not yet answered (for tests and monitoring)."""
         return self._committer.waiting()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._committer.close()  # answers every append already queued first
+        self._closed = True
+        with self._readers_lock:
+            readers, self._readers = self._readers, []
+        for conn in readers:
+            conn.close()
+        self._write_conn.close()

@@ -123,7 +123,7 @@ class PostgresLogStore(GroupCommitStore):
         self.schema = schema
         self._origin = origin
         self._readonly = readonly
-        self._write_conn = conn
+        self._write_conn: _Conn = conn
         self._write_lock = threading.Lock()  # the writer's transaction, or a durability() read
         self._local = threading.local()
         self._readers: list[_Conn] = []
@@ -409,17 +409,6 @@ class PostgresLogStore(GroupCommitStore):
             finally:
                 conn.rollback()  # SHOW began a transaction: do not keep it open
         return got
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._committer.close()  # answers every append already queued first
-        self._closed = True
-        with self._readers_lock:
-            readers, self._readers = self._readers, []
-        for conn in readers:
-            conn.close()
-        self._write_conn.close()
 
 
 def _exists(conn: _Conn, sql: dict[str, str]) -> bool:

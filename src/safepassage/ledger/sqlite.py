@@ -93,7 +93,7 @@ class SqliteLogStore(GroupCommitStore):
         self.path = path
         self._origin = origin
         self._mode = "ro" if readonly else "rw"
-        self._write_conn = conn
+        self._write_conn: sqlite3.Connection = conn
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
@@ -340,14 +340,3 @@ class SqliteLogStore(GroupCommitStore):
             rows = self._reader().execute("PRAGMA quick_check").fetchall()
         problems = [str(r[0]) for r in rows]
         return [] if problems == ["ok"] else problems
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._committer.close()  # answers every append already queued first
-        self._closed = True
-        with self._readers_lock:
-            readers, self._readers = self._readers, []
-        for conn in readers:
-            conn.close()
-        self._write_conn.close()

@@ -29,7 +29,7 @@ from typing import Self
 from sqlalchemy import Engine, create_engine, event, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from safepassage.database import database_for, postgres_engine
+from safepassage.database import database_for, ensure_schema, postgres_engine
 from safepassage.errors import RuleError, StoreError
 from safepassage.migrate import alembic_config, begin_immediate
 from safepassage.operation.state import OperationState
@@ -113,7 +113,7 @@ class Accounts:
 
             if url is not None:
                 with engine.begin() as connection:
-                    connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{SCHEMA}"')
+                    ensure_schema(connection, SCHEMA)
             with engine.begin() as connection:
                 command.upgrade(alembic_config(connection, "safepassage.server:migrations"), "head")
         except SQLAlchemyError as exc:

@@ -32,6 +32,7 @@ from safepassage.app.operation import (
 )
 from safepassage.errors import RuleError
 from safepassage.events.envelope import Event
+from safepassage.ledger.durability import unsafe
 from safepassage.projections.schema import TABLES, metadata, persons, responses
 from safepassage.projections.store import Projections, sqlite_url
 from tests.projections.varied import COORD, varied_operation
@@ -546,3 +547,15 @@ def test_a_naive_time_is_never_stored() -> None:
     with pytest.raises(ValueError, match="time zone"):
         _sqlite_utc_text(datetime(2022, 5, 6, 15, 35))  # noqa: DTZ001 - the point of the test
     assert _sqlite_utc_text(datetime(2022, 5, 6, 15, 35, tzinfo=UTC)) == "2022-05-06 15:35:00+00:00"
+
+
+def test_the_projections_commit_without_a_flush_while_the_log_stays_durable(
+    tmp_path: Path, database: str | None
+) -> None:
+    with new_operation(tmp_path / "op", EVENTS[:3], database) as op:
+        with op.projections.engine.connect() as conn:
+            if database is None:
+                assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+            else:
+                assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "off"
+        assert unsafe(op.log.store) == []  # the record itself waits for every flush

@@ -7,7 +7,8 @@ entries they reflect and the tree's root at that size, so an operation that find
 history rebuilds them. The rows themselves are computed by ``safepassage.operation.projection``.
 
 The default database is a SQLite file beside the log (WAL, ``synchronous=NORMAL``: durability
-comes from the log, not from here). A PostgreSQL URL (``postgresql://…``, as users write it)
+comes from the log, not from here; on PostgreSQL ``synchronous_commit=off`` likewise). A
+PostgreSQL URL (``postgresql://…``, as users write it)
 puts the tables in the ``projections`` schema of that database (``safepassage.database``), so
 they share it with the log and the vault without a name colliding; there a rebuild is one
 transaction, DDL included.
@@ -16,6 +17,7 @@ transaction, DDL included.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import operator
 import os
@@ -99,6 +101,17 @@ def _alembic(connection: Connection) -> Config:
     return alembic_config(connection, "safepassage.projections:migrations")
 
 
+def _postgres_settings(dbapi_connection: Any, _record: object) -> None:  # noqa: ANN401 - DB-API
+    """A commit of the projections does not wait for PostgreSQL to flush its WAL, as SQLite's
+    ``synchronous=NORMAL`` here: a crash may lose the last commits, never half of one, and the
+    next open catches the tables up from the log."""
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO off")
+    dbapi_connection.autocommit = autocommit
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:  # noqa: ANN401 - DB-API
     # Python's sqlite3 commits before DDL on its own; take transactions over (SQLAlchemy's
     # recipe) so that a rebuild (drop, create, fill) is one transaction that a crash undoes.
@@ -152,6 +165,8 @@ class Projections:
         """
         postgres = is_postgresql(url)
         engine = postgres_engine(url, schema) if postgres else create_engine(url)
+        if postgres:
+            event.listen(engine, "connect", _postgres_settings)
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
             event.listen(engine, "begin", begin_immediate)
@@ -317,15 +332,7 @@ def _bulk_insert(connection: Connection, table: Table, rows: list[Row]) -> None:
     """
     if not rows:
         return
-    columns = list(rows[0])
-    compiled = insert(table).compile(dialect=connection.dialect, column_keys=columns)
-    order = list(compiled.positiontup or []) if compiled.positional else columns
-    sqlite = connection.dialect.name == "sqlite"
-    process = [
-        (position, p)
-        for position, name in enumerate(order)
-        if (p := _processor(table.c[name].type, connection.dialect, sqlite=sqlite)) is not None
-    ]
+    sql, order, positional, process = _insert_plan(connection.dialect, table, tuple(rows[0]))
     if len(order) == 1:
         values: list[Any] = [[row[order[0]]] for row in rows]
     else:
@@ -334,11 +341,30 @@ def _bulk_insert(connection: Connection, table: Table, rows: list[Row]) -> None:
     for position, p in process:
         for value in values:
             value[position] = p(value[position])
-    if not compiled.positional:
+    if not positional:
         values = [dict(zip(order, value, strict=True)) for value in values]
     elif process or len(order) == 1:
         values = [tuple(value) for value in values]
-    connection.exec_driver_sql(str(compiled), values)
+    connection.exec_driver_sql(sql, values)
+
+
+_Plan = tuple[str, list[str], bool, list[tuple[int, Callable[[Any], Any]]]]
+
+
+@functools.lru_cache(maxsize=256)  # a few shapes per table and engine
+def _insert_plan(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> _Plan:
+    """The insert of ``columns`` into ``table`` compiled for ``dialect``, the order its values
+    go in, whether they go by position, and each value's bind processing: worked out once per
+    statement (a server's writer inserts the same few shapes of rows thousands of times)."""
+    compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
+    order = list(compiled.positiontup or []) if compiled.positional else list(columns)
+    sqlite = dialect.name == "sqlite"
+    process = [
+        (position, p)
+        for position, name in enumerate(order)
+        if (p := _processor(table.c[name].type, dialect, sqlite=sqlite)) is not None
+    ]
+    return str(compiled), order, bool(compiled.positional), process
 
 
 def _processor(

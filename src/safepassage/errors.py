@@ -29,6 +29,19 @@ class SafepassageError(Exception):
         self.reason = reason
         super().__init__(f"{field}: {reason}" if field else reason)
 
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickled whole, field and all (it crosses from the server's writer process)."""
+        return (_rebuilt, (type(self), self.args, dict(self.__dict__)))
+
+
+def _rebuilt(
+    cls: type[SafepassageError], args: tuple[object, ...], state: dict[str, object]
+) -> SafepassageError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class ProofError(SafepassageError):
     """An inclusion or consistency proof, or its inputs, did not verify."""

@@ -147,7 +147,7 @@ def test_register_board_see_it_on_the_dashboard_acknowledge(  # noqa: PLR0915 - 
         form.get_by_role("button").click()
     assert "acknowledged" in liaison.locator("main").inner_text().lower()
     _check_page(liaison, "9-liaison-acknowledged-360px")
-    state = site.service.op.state
+    state = site.service.state()
     responses = state.movements[movement].responses
     assert [(r.party, r.kind) for r in responses] == [("russia", "acknowledged")]
 

@@ -17,10 +17,10 @@ from tests.browser.conftest import (
 def test_the_public_report_reads_with_javascript_off_on_a_phone(
     site: Site, context_for: Any
 ) -> None:
-    operation = site.service.op.state.operation
+    operation = site.service.state().operation
     page = context_for(PHONE, js=False).new_page()
     page.goto("/public")
-    link = page.get_by_role("link", name=site.service.op.state.name or operation)
+    link = page.get_by_role("link", name=site.service.state().name or operation)
     with page.expect_navigation():
         link.click()
     assert page.url.endswith(f"/public/{operation}")
@@ -36,7 +36,7 @@ def test_the_public_report_reads_with_javascript_off_on_a_phone(
 
 
 def test_public_pages_pass_the_accessibility_audit(site: Site, context_for: Any) -> None:
-    operation = site.service.op.state.operation
+    operation = site.service.state().operation
     page = context_for(LAPTOP).new_page()
     for path in ("/public", f"/public/{operation}"):
         page.goto(path)

@@ -42,7 +42,7 @@ def make_accounts(service: Service) -> dict[str, str]:
     tokens = {}
     for name, (role, party, actor) in ACCOUNTS.items():
         _, tokens[name] = service.accounts.create(
-            service.op.state, role=role, party=party, name=name, actor=actor
+            service.state(), role=role, party=party, name=name, actor=actor
         )
     return tokens
 

@@ -172,7 +172,7 @@ def fuzzed_demo(template: Path, directory: Path) -> Iterator[Fuzzed]:
         assert isinstance(registered, Registered), registered
         app = create_app(service)
         actors = {actor for _, _, actor in ACCOUNTS.values()}
-        config = config_for(service.op.state, actors)
+        config = config_for(service.state(), actors)
         schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=config)
         with schemathesis.python.asgi.get_client(app) as client:
             yield Fuzzed(service, app, schema, tokens, client)

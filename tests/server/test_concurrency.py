@@ -33,7 +33,7 @@ def test_32_clients_register_concurrently(
         before = service.op.log.size()
         registered_before = service.op.report().figures.registered
         _, token = service.accounts.create(
-            service.op.state,
+            service.state(),
             role=Role.registrar,
             party="icrc",
             name="load",

@@ -77,7 +77,7 @@ def page_routes(site: Site) -> dict[tuple[str, str], APIRoute]:
 
 
 def concrete(site: Site, path: str) -> str:
-    state = site.service.op.state
+    state = site.service.state()
     return (
         path.replace("{index}", "0")
         .replace("{ref}", next(iter(state.persons)))

@@ -208,7 +208,7 @@ def test_the_list_names_the_operation_and_its_published_checkpoint(site: Site) -
     assert answer.status_code == 200
     page = Page(answer.text)
     [row] = rows(page, "table-operations")
-    state = site.service.op.state
+    state = site.service.state()
     assert row[0] == state.name
     assert row[1] == OP
     assert row[2] == "open"
@@ -418,7 +418,7 @@ def test_the_bundles_checkpoint_verifies(
     assert (code, err) == (0, "")
     assert out.splitlines()[:4] == [
         "ok: checkpoint of safepassage.example/azovstal-2022 verified",
-        f"operation: {site.service.op.state.name} ({OP})",
+        f"operation: {site.service.state().name} ({OP})",
         f"size: {size}",
         f"root: {report.checkpoint.root}",
     ]

@@ -64,12 +64,12 @@ def register(served: Site, who: str = "registrar", **fields: typing.Any) -> str:
     answer = post_registration(served, who, **fields)
     assert answer.status_code == 303, answer.text
     ref = answer.headers["location"].removeprefix("/registrations/")
-    assert ref in served.service.op.state.persons
+    assert ref in served.service.state().persons
     return ref
 
 
 def written(site: Site) -> tuple[int, dict[str, str], int]:
-    return site.log_size(), site.vault_records(), len(site.service.op.state.persons)
+    return site.log_size(), site.vault_records(), len(site.service.state().persons)
 
 
 def last_event(site: Site):
@@ -160,7 +160,7 @@ def test_map_draws_every_site_and_lists_them_in_a_table(site):
     assert svg.find(f"{ns}title").text.startswith("Route map of Azovstal")
     assert len(svg.findall(f"{ns}polyline")) == 1
     labels = [t.text for t in svg.iter(f"{ns}text")]
-    for declared in site.service.op.state.sites.values():
+    for declared in site.service.state().sites.values():
         assert f"{declared.name} ({declared.site_kind})" in labels
         row = element(page.text, f"site-{declared.site}")
         assert declared.name in row.text
@@ -214,7 +214,7 @@ def test_a_registration_leads_to_its_printable_slip_without_personal_data(site):
     slip = site.browser("registrar").get(answer.headers["location"])
     assert slip.status_code == 200
     assert element(slip.text, "reference").text == ref
-    person = site.service.op.state.persons[ref]
+    person = site.service.state().persons[ref]
     assert person.needs == ("medical", "pregnant")
     assert element(slip.text, "slip-household").text == person.household
     assert element(slip.text, "slip-destination").text == "Zaporizhzhia reception centre"
@@ -234,7 +234,7 @@ def test_a_registration_leads_to_its_printable_slip_without_personal_data(site):
     assert element(form, "household").attrs["value"] == person.household
     assert "autofocus" in element(form, "given_name").attrs
     second = register(site, household=person.household, given_name="Iryna")
-    assert site.service.op.state.persons[second].household == person.household
+    assert site.service.state().persons[second].household == person.household
 
 
 def test_bad_input_is_shown_next_to_each_field_and_nothing_is_written(site):
@@ -293,7 +293,7 @@ def test_the_same_form_sent_twice_registers_one_person(site):
     assert first.headers["location"] == second.headers["location"]
     assert site.log_size() == size + 1
     assert len(site.vault_records()) == len(records) + 1
-    assert len(site.service.op.state.persons) == people + 1
+    assert len(site.service.state().persons) == people + 1
 
 
 def test_the_verifiable_receipt_is_offered_once_a_party_cosigned(site, tmp_path):
@@ -327,7 +327,7 @@ def test_the_verifiable_receipt_is_offered_once_a_party_cosigned(site, tmp_path)
 
 @pytest.mark.parametrize("who", ["party-liaison", "observer"])
 def test_only_staff_open_a_slip(site, who):
-    ref = next(iter(site.service.op.state.persons))
+    ref = next(iter(site.service.state().persons))
     assert site.browser(who).get(f"/registrations/{ref}").status_code == 403
     assert site.browser(who).get(f"/registrations/{ref}/receipt.pdf").status_code == 403
 
@@ -483,7 +483,7 @@ def test_the_liaison_page_shows_counts_and_never_a_person(site):
     page = site.browser("party-liaison").get("/liaison").text
     assert element(page, "liaison-registered").text == "101"
     assert element(page, "liaison-arrived").text == "69"
-    for person in site.service.op.state.persons.values():
+    for person in site.service.state().persons.values():
         assert person.ref not in page
         assert person.household not in page
 

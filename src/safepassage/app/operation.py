@@ -318,14 +318,19 @@ class Operation:
         """The log index of a recorded event; ``StoreError`` if the log holds none with this id."""
         index = self._ids.get(event_id)
         if index is None:
+            with self._lock:
+                self._catch_up()  # another process (a server's writer) may have recorded it
+            index = self._ids.get(event_id)
+        if index is None:
             raise StoreError(f"no event {event_id} in this log", field="event")
         return index
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[OperationState]:
-        """The state, not changed by any command while the caller reads it (a server's
-        handlers read while its writer records)."""
+        """The state, with whatever another process (a server's writer) appended folded in,
+        not changed by any command while the caller reads it."""
         with self._lock:
+            self._catch_up()
             yield self.state
 
     def catch_up(self) -> None:
@@ -416,6 +421,7 @@ class Operation:
         if not 0 <= size <= self.log.size():
             raise StoreError(f"must be between 0 and the log size {self.log.size()}", field="--at")
         with self._lock:  # the state is not changed while the report reads it
+            self._catch_up()
             if size == self.state.events:
                 return self._report(self.state, size, signed=signed)
         state = OperationState()

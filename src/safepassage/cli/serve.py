@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import typer
@@ -66,6 +67,7 @@ def serve(
         if public_url is not None and not public_url.startswith(("https://", "http://")):
             raise StoreError("must start with https:// or http://", field="--public-url")
         app = create_app(service, public_url=public_url)
+        gc.freeze()  # the folded state is long-lived: collections need not walk it again
         base = f"http://{host}:{port}"
         typer.echo(f"serving {service.op.state.operation} on {base}/ : staff pages {base}/login, "
                    f"public report {base}/public, API docs {base}/docs", err=True)  # fmt: skip

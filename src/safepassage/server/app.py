@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import json
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
@@ -50,6 +51,7 @@ from safepassage.server.problems import (
 )
 from safepassage.server.problems import status_of as problem_status
 from safepassage.server.service import Service
+from safepassage.server.writer import cosign_as
 from safepassage.vault.store import PersonalData
 
 __all__ = ["KIND_ROUTES", "PUBLIC", "create_app"]
@@ -445,7 +447,7 @@ def create_app(service: Service, *, public_url: str | None = None) -> FastAPI:  
         if not await read(lambda s: ref in s.persons):
             raise ApiProblem(404, "no person has this reference", field="ref")
         data, _salt = await write(service.writer.call(
-            lambda op: read_person(op, vault, key, ref, actor=account.actor, purpose=purpose)
+            functools.partial(read_person, key=key, ref=ref, actor=account.actor, purpose=purpose)
         ))  # fmt: skip
         return _personal(ref, data)
 
@@ -520,8 +522,8 @@ def create_app(service: Service, *, public_url: str | None = None) -> FastAPI:  
                 field="vault",
             )  # fmt: skip
         receipt: Receipt = await write(service.writer.call(
-            lambda op: erase_person(op, vault, key, body.person, actor=account.actor,
-                                    reason=body.reason, at=datetime.now(UTC))
+            functools.partial(erase_person, key=key, ref=body.person, actor=account.actor,
+                              reason=body.reason, at=datetime.now(UTC))
         ))  # fmt: skip
         return m.ReceiptOut(index=receipt.index, id=receipt.id, duplicate=receipt.duplicate)
 
@@ -530,7 +532,7 @@ def create_app(service: Service, *, public_url: str | None = None) -> FastAPI:  
         summary="The account's party's witness cosigns the current checkpoint, if consistent",
     )  # fmt: skip
     async def cosign(account: Account = Depends(allowed(ACTING))) -> PlainTextResponse:
-        note = await write(service.writer.call(lambda op: op.cosign(account.party)))
+        note = await write(service.writer.call(cosign_as, account.party))
         return PlainTextResponse(note, status_code=201)
 
     @endpoint(

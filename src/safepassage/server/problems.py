@@ -25,6 +25,7 @@ from safepassage.errors import (
     SignatureError,
     StoreError,
 )
+from safepassage.server.writer import WriterStoppedError
 
 __all__ = [
     "PROBLEM_TYPES",
@@ -120,6 +121,8 @@ def problem_response(
 
 def status_of(exc: SafepassageError) -> int:
     """The HTTP status of one of safepassage's own errors."""
+    if isinstance(exc, WriterStoppedError):
+        return 503
     if isinstance(exc, RuleError):
         return 409
     if isinstance(exc, (FormatError, SignatureError, ProofError, StoreError)):

@@ -1,4 +1,8 @@
-"""What a running server holds: the operation, its vault, the accounts, the one writer."""
+"""What a running server holds: the operation, its vault, the accounts, the one writer.
+
+The writer runs in a process of its own (``WriterProcess``); this process reads its own
+``Operation``, which folds in what the writer appended each time it is read.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,9 @@ from typing import Self
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from safepassage.app.operation import Operation
+from safepassage.operation.state import OperationState
 from safepassage.server.accounts import Accounts
-from safepassage.server.writer import Writer
+from safepassage.server.writer import WriterProcess
 from safepassage.vault.crypto import DataKey
 from safepassage.vault.store import Vault
 
@@ -18,7 +23,7 @@ __all__ = ["Service"]
 
 
 class Service:
-    """One operation served: opened once, written by one thread, read by many."""
+    """One operation served: opened once, written by one process, read by many threads."""
 
     def __init__(
         self,
@@ -31,7 +36,7 @@ class Service:
         self.accounts = accounts
         self.vault = vault
         self.data_key = data_key
-        self.writer = Writer(op, vault)
+        self.writer = WriterProcess(op.directory, op.database)
         self._keys: dict[str, Ed25519PrivateKey] = {}
         self._keys_lock = threading.Lock()
 
@@ -52,6 +57,11 @@ class Service:
             op.close()
             raise
         return cls(op, accounts, vault, data_key)
+
+    def state(self) -> OperationState:
+        """The operation's state with everything the writer has recorded folded in."""
+        self.op.catch_up()
+        return self.op.state
 
     def actor_key(self, actor: str) -> Ed25519PrivateKey:
         """The private key the server holds for ``actor`` (read once)."""

@@ -5,17 +5,30 @@ its answer; one thread takes whatever jobs are waiting, runs consecutive jobs of
 as one batch (one durable commit of the log, and of the vault for registrations) and answers
 each job from the batch's answers. Under load many requests share one commit; alone, a request
 waits for nothing but its own commit. The operation's rules see the jobs in arrival order.
+
+A server runs the ``Writer`` in a process of its own (``WriterProcess``), so that recording and
+answering HTTP use both cores instead of taking turns on one interpreter lock.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import gc
+import itertools
+import multiprocessing
+import pickle
 import queue
+import signal
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any, TypeVar
 
 from safepassage.app.operation import Operation, Receipt
 from safepassage.app.persons import (
@@ -29,7 +42,15 @@ from safepassage.errors import SafepassageError, StoreError
 from safepassage.events.envelope import Event
 from safepassage.vault.store import Vault
 
-__all__ = ["Writer"]
+__all__ = ["Writer", "WriterProcess", "WriterStoppedError", "cosign_as"]
+
+_T = TypeVar("_T")
+
+
+class WriterStoppedError(StoreError):
+    """The writer process is gone (it crashed, or the server is stopping): nothing more can be
+    recorded until the server is started again. Served as 503."""
+
 
 _MAX_JOBS = 512  # per batch: bounds one commit's latency
 
@@ -183,3 +204,222 @@ def _runs(batch: list[_Job]) -> list[list[_Job]]:
         else:
             runs.append([job])
     return runs
+
+
+# --- the writer in a process of its own ------------------------------------------------------
+
+
+class WriterProcess:
+    """The operation's writer in a process of its own, with ``Writer``'s interface.
+
+    A server spends as much time answering HTTP as recording; in one process both would take
+    turns on Python's global interpreter lock. Here the HTTP process hands every command over a
+    pipe to a process that opens the operation and its vault and runs the one ``Writer``; the
+    answers come back the same way. The HTTP process keeps reading its own ``Operation``, which
+    folds in what the writer appended whenever it is read (``Operation.reading``).
+
+    ``call(fn, *args)`` runs ``fn(op, vault, *args)`` in the writer: ``fn`` must be a function
+    defined at the top of a module (it crosses the pipe by name), never a lambda.
+    """
+
+    def __init__(self, directory: Path, database: str | None) -> None:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])
+        ours, theirs = context.Pipe()
+        self._process = context.Process(
+            target=_serve, args=(theirs, str(directory), database), name="safepassage-writer",
+            daemon=True,
+        )  # fmt: skip
+        self._process.start()
+        theirs.close()
+        self._conn = ours
+        try:
+            ready = ours.recv()
+        except EOFError:
+            ready = (
+                False,
+                WriterStoppedError("stopped while opening the operation", field="writer"),
+            )
+        if not ready[0]:
+            self._process.join(timeout=60)
+            ours.close()
+            raise ready[1]
+        self.has_vault: bool = ready[1]
+        self.batches = 0
+        self._send_lock = threading.Lock()
+        self._pending: dict[int, Future[Any]] = {}
+        self._next = itertools.count()
+        self._closed = False
+        self._reader = threading.Thread(target=self._read, name="writer-answers", daemon=True)
+        self._reader.start()
+
+    @property
+    def pid(self) -> int | None:
+        """The writer process's id."""
+        return self._process.pid
+
+    def events(self, events: Sequence[Event]) -> Future[list[Receipt | SafepassageError]]:
+        return self._send("events", list(events))
+
+    def register(
+        self, people: Sequence[NewPerson], actor: str
+    ) -> Future[list[Registered | AlreadyImported | SafepassageError]]:
+        if not self.has_vault:
+            raise StoreError(
+                "this operation has no vault (create one with `safepassage vault init`)",
+                field="vault",
+            )
+        return self._send("register", (list(people), actor))
+
+    def call(self, fn: Callable[..., _T], *args: Any) -> Future[_T]:  # noqa: ANN401 - fn's own
+        return self._send("call", (fn, args))
+
+    def close(self) -> None:
+        """Finish the commands handed in (the writer settles the vault), then stop it."""
+        with self._send_lock:
+            if self._closed:
+                return
+            self._closed = True
+            with contextlib.suppress(OSError):
+                self._conn.send(None)
+        self._reader.join(timeout=120)
+        self._process.join(timeout=60)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+        self._conn.close()
+
+    def _send(self, kind: str, payload: Any) -> Future[Any]:  # noqa: ANN401 - per kind
+        future: Future[Any] = Future()
+        with self._send_lock:
+            if self._closed:
+                raise WriterStoppedError("the writer process has stopped", field="writer")
+            job = next(self._next)
+            self._pending[job] = future
+            try:
+                self._conn.send((job, kind, payload))
+            except (OSError, ValueError) as exc:  # the writer is gone
+                del self._pending[job]
+                raise WriterStoppedError(
+                    f"the writer process has stopped ({exc})", field="writer"
+                ) from exc
+        return future
+
+    def _read(self) -> None:
+        while True:
+            try:
+                job, ok, value, batches = self._conn.recv()
+            except (EOFError, OSError):
+                break
+            self.batches = batches
+            with self._send_lock:
+                future = self._pending.pop(job)
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+        with self._send_lock:
+            pending, self._pending = self._pending, {}
+            stopping, self._closed = self._closed, True
+        if not stopping:  # not asked to stop: tell whoever runs the server
+            self._process.join(timeout=5)
+            print(  # noqa: T201 - the server's one line to its operator
+                f"safepassage: the writer process stopped (exit code {self._process.exitcode}):"
+                " nothing more can be recorded until the server is restarted",
+                file=sys.stderr,
+                flush=True,
+            )
+        for future in pending.values():
+            future.set_exception(
+                WriterStoppedError("the writer process has stopped", field="writer")
+            )
+
+
+def _serve(conn: Connection, directory: str, database: str | None) -> None:
+    """The writer process: open the operation and its vault, then record what comes in."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C stops the server, which stops us
+    try:
+        op = Operation.open(Path(directory), database=database)
+    except BaseException as exc:  # noqa: BLE001 - reported to the server, which raises it
+        conn.send((False, _sendable(exc)))
+        return
+    try:
+        has_vault = (Path(directory) / "vault").is_dir()
+        vault = Vault.open(Path(directory), database=database) if has_vault else None
+    except BaseException as exc:  # noqa: BLE001 - as above
+        op.close()
+        conn.send((False, _sendable(exc)))
+        return
+    gc.freeze()  # the folded state is long-lived: collections need not walk it again
+    writer = Writer(op, vault)
+    conn.send((True, vault is not None))
+    try:
+        _record(conn, writer)
+    finally:
+        writer.close()
+        if vault is not None:
+            vault.close()
+        op.close()
+        conn.close()
+
+
+def _record(conn: Connection, writer: Writer) -> None:
+    """Hand each command that comes over the pipe to the writer; send each answer back."""
+    sending = threading.Lock()
+
+    def answer(job: int, future: Future[Any]) -> None:
+        try:
+            reply = (job, True, future.result(), writer.batches)
+        except BaseException as exc:  # noqa: BLE001 - the request's answer
+            reply = (job, False, _sendable(exc), writer.batches)
+        with sending:
+            try:
+                conn.send(reply)
+            except (OSError, ValueError):
+                return  # the server is gone: nobody waits for this answer
+            except Exception as exc:  # noqa: BLE001 - an answer that does not pickle
+                conn.send((job, False, _sendable(exc), writer.batches))
+
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        job, kind, payload = message
+        _queue(writer, kind, payload).add_done_callback(functools.partial(answer, job))
+
+
+def _queue(writer: Writer, kind: str, payload: Any) -> Future[Any]:  # noqa: ANN401 - per kind
+    try:
+        if kind == "events":
+            return writer.events(payload)
+        if kind == "register":
+            return writer.register(*payload)
+        fn, args = payload
+        return writer.call(functools.partial(_with_vault, fn, writer.vault, args))
+    except SafepassageError as exc:  # refused before it was queued (no vault)
+        future: Future[Any] = Future()
+        future.set_exception(exc)
+        return future
+
+
+def cosign_as(op: Operation, _vault: Vault | None, party: str) -> str:
+    """``WriterProcess.call(cosign_as, party)``: the party's witness cosigns the checkpoint."""
+    return op.cosign(party)
+
+
+def _with_vault(
+    fn: Callable[..., Any], vault: Vault | None, args: tuple[Any, ...], op: Operation
+) -> Any:  # noqa: ANN401 - fn's own
+    return fn(op, vault, *args)
+
+
+def _sendable(exc: BaseException) -> BaseException:
+    """``exc`` if it crosses the pipe whole, else a ``StoreError`` that says what it was."""
+    try:
+        pickle.loads(pickle.dumps(exc))  # noqa: S301 - our own bytes, just made
+    except Exception:  # noqa: BLE001 - anything that does not pickle
+        return StoreError(f"the writer failed: {exc!r}", field="writer")
+    return exc

@@ -37,6 +37,8 @@ from safepassage.receipts.format import Receipt
 from safepassage.receipts.render import pdf_bytes
 from safepassage.server.accounts import Account
 from safepassage.server.models import RegistrationIn
+from safepassage.vault.crypto import DataKey
+from safepassage.vault.store import Vault
 from safepassage.web.forms import (
     FIELD_STAFF,
     Errors,
@@ -250,14 +252,10 @@ def install_registration(web: Web) -> None:  # noqa: C901, PLR0915 - the desk's 
         if not await read_state(service, lambda s: ref in s.persons):
             raise PageProblem(404, "No such person", "No person has this reference.")
 
-        def issue(op: Operation) -> tuple[Receipt, dict[str, str]]:
-            why = "registration receipt (web)"
-            _, salt = read_person(op, vault, key, ref, actor=account.actor, purpose=why,
-                                  action="receipt")  # fmt: skip
-            return issue_receipt(op, ref, "registration", salt), site_names(op)
-
         try:
-            receipt, names = await asyncio.wrap_future(service.writer.call(issue))
+            receipt, names = await asyncio.wrap_future(
+                service.writer.call(_issue, key, ref, account.actor)
+            )
         except RuleError as exc:
             raise PageProblem(409, "No receipt yet", exc.reason) from exc
         except SafepassageError as exc:  # an erased record, a vault that will not open...
@@ -271,3 +269,13 @@ def install_registration(web: Web) -> None:  # noqa: C901, PLR0915 - the desk's 
                 "Cache-Control": "no-store",
             },
         )
+
+
+def _issue(
+    op: Operation, vault: Vault, key: DataKey, ref: str, actor: str
+) -> tuple[Receipt, dict[str, str]]:
+    """In the writer (``WriterProcess.call``): open the record for its salt, as a recorded
+    "receipt" opening, and issue the registration receipt."""
+    why = "registration receipt (web)"
+    _, salt = read_person(op, vault, key, ref, actor=actor, purpose=why, action="receipt")
+    return issue_receipt(op, ref, "registration", salt), site_names(op)

@@ -1,0 +1,94 @@
+"""The server's writer runs in a process of its own: what crosses between the two processes,
+what the server reads afterwards, and what a stopped writer answers."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import time
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from safepassage.errors import (
+    FormatError,
+    ProofError,
+    RuleError,
+    SafepassageError,
+    SignatureError,
+    StoreError,
+    VerificationError,
+)
+from safepassage.server.writer import WriterStoppedError
+from tests.server.conftest import Served
+
+API = "/api/v1"
+KINDS = [FormatError, ProofError, RuleError, SignatureError, StoreError, WriterStoppedError]
+
+PERSON = {
+    "household": "H-writer-1", "site": "azovstal", "age_band": "18-59", "sex": "female",
+    "destination": "zaporizhzhia", "given_name": "Writer", "family_name": "Test",
+    "submission_id": "writer-test-1",
+}  # fmt: skip
+
+
+@given(
+    kind=st.sampled_from(KINDS),
+    reason=st.text(min_size=1),
+    field=st.none() | st.text(min_size=1),
+)
+def test_an_error_crosses_from_the_writer_whole(
+    kind: type[SafepassageError], reason: str, field: str | None
+) -> None:
+    error = pickle.loads(pickle.dumps(kind(reason, field=field)))
+    assert type(error) is kind
+    assert (error.field, error.reason) == (field, reason)
+    assert str(error) == (f"{field}: {reason}" if field else reason)
+
+
+def test_a_verification_error_keeps_its_index() -> None:
+    error = pickle.loads(pickle.dumps(VerificationError("bad", field="entry", index=7)))
+    assert (error.field, error.reason, error.index) == ("entry", "bad", 7)
+
+
+def test_the_server_reads_at_once_what_its_writer_process_recorded(served: Served) -> None:
+    assert served.service.writer.pid not in (None, os.getpid())
+    response = served.client.post(
+        f"{API}/registrations", headers=served.headers("registrar"), json=PERSON
+    )
+    assert response.status_code == 201, response.text
+    answer = response.json()
+    with served.service.op.reading() as state:  # no wait, no poll: read your own write
+        person = state.persons[answer["person"]]
+        assert person.household == "H-writer-1"
+    assert served.service.op.index_of(answer["id"]) == answer["index"]
+    listed = served.client.get(f"{API}/persons", headers=served.headers("registrar"))
+    assert answer["person"] in {p["person"] for p in listed.json()}
+
+
+def test_a_stopped_writer_is_answered_503_naming_it_and_nothing_is_written(
+    served: Served,
+) -> None:
+    size = served.service.op.log.size()
+    pid = served.service.writer.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    for _ in range(2):  # whether or not the server has noticed yet
+        response = served.client.post(
+            f"{API}/registrations", headers=served.headers("registrar"), json=PERSON
+        )
+        assert response.status_code == 503, response.text
+        problem = response.json()
+        assert problem["field"] == "writer"
+        assert "stopped" in problem["detail"]
+    assert served.service.op.log.size() == size
+    health = served.client.get(f"{API}/public/report")  # reading goes on
+    assert health.status_code == 200

@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: demo test bench lint setup clean postgresql pango chromium
+.PHONY: demo test bench lint setup clean postgresql pango chromium wrk
 
 setup: $(STAMP)
 
@@ -52,7 +52,7 @@ chromium:
 			apt-get install -y --no-install-recommends chromium; \
 	fi
 
-bench: $(STAMP) postgresql
+bench: $(STAMP) postgresql wrk
 	$(BIN)/python -m pip install --quiet -r bench/requirements.txt
 	$(BIN)/python bench/run.py --out docs/benchmarks.md
 	$(BIN)/python bench/run.py --only fuzz --workdir bench-out
@@ -65,3 +65,12 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) demo-out bench-out test-artifacts .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+# The server benchmark also loads the server from wrk, a client in C that leaves the cores to
+# the server (bench/server.py, bench/register.lua). Installed when missing.
+wrk:
+	@if ! command -v wrk >/dev/null 2>&1; then \
+		echo "wrk is missing: installing Debian's wrk package for the server benchmark"; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y --no-install-recommends wrk; \
+	fi

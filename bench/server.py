@@ -113,6 +113,36 @@ def _load(base: str, token: str, each: int, pid: int) -> dict[str, Any]:
     }
 
 
+WRK = shutil.which("wrk")
+WRK_SECONDS = 30
+
+
+def _load_wrk(base: str, token: str, seconds: int, pid: int) -> dict[str, Any]:
+    """The same load from wrk (C, two threads, 32 connections; ``bench/register.lua``): a
+    client that leaves the two cores to the server, as clients on other machines would."""
+    assert WRK is not None
+    cpu = _cpu_seconds(pid)
+    done = subprocess.run(
+        [WRK, "-t2", f"-c{CLIENTS}", f"-d{seconds}s", "--timeout", "30s",
+         "-s", str(ROOT / "bench" / "register.lua"), base + "/api/v1/registrations", "--", token],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    cpu = _cpu_seconds(pid) - cpu
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    result["rate"] = result["registered"] / result["seconds"]
+    result["server_cores"] = cpu / result["seconds"]
+    result["server_cpu_ms"] = cpu / max(result["registered"], 1) * 1000
+    return result
+
+
+def _loads(base: str, token: str, each: int, pid: int) -> dict[str, Any]:
+    """Our Python clients, then wrk if the machine has it (``make bench`` installs it)."""
+    out = {"python": _load(base, token, each, pid)}
+    if WRK is not None:
+        out["wrk"] = _load_wrk(base, token, WRK_SECONDS, pid)
+    return out
+
+
 def ours(workdir: Path, database: str | None, each: int) -> dict[str, Any]:
     directory = workdir / "operation"
     shutil.rmtree(directory, ignore_errors=True)
@@ -130,7 +160,7 @@ def ours(workdir: Path, database: str | None, each: int) -> dict[str, Any]:
     base = f"http://127.0.0.1:{port}"
     with _process([SAFEPASSAGE, "serve", str(directory), "--port", str(port)],
                   base + "/openapi.json") as pid:  # fmt: skip
-        return _load(base, token, each, pid)
+        return _loads(base, token, each, pid)
 
 
 def bare(workdir: Path, database: str | None, each: int) -> dict[str, Any]:
@@ -142,7 +172,7 @@ def bare(workdir: Path, database: str | None, each: int) -> dict[str, Any]:
             Path(str(workdir / "bare.db") + suffix).unlink(missing_ok=True)
     args = [sys.executable, str(ROOT / "bench" / "bare_server.py"), *where, "--port", str(port)]
     with _process(args, base + "/openapi.json") as pid:
-        return _load(base, "unused", each, pid)
+        return _loads(base, "unused", each, pid)
 
 
 def measure(workdir: Path, each: int, backends: list[str]) -> dict[str, Any]:
@@ -164,8 +194,12 @@ def measure(workdir: Path, each: int, backends: list[str]) -> dict[str, Any]:
                 bare_db = postgres.url(postgres.create_database())
             else:
                 ours_db = bare_db = None
-            row = {"bare": bare(workdir, bare_db, each), "ours": ours(workdir, ours_db, each)}
+            peer, ours_ = bare(workdir, bare_db, each), ours(workdir, ours_db, each)
+            row = {"bare": peer["python"], "ours": ours_["python"]}
             row["ratio"] = row["ours"]["rate"] / row["bare"]["rate"]
+            if "wrk" in peer and "wrk" in ours_:
+                ratio = ours_["wrk"]["rate"] / peer["wrk"]["rate"]
+                row["wrk"] = {"bare": peer["wrk"], "ours": ours_["wrk"], "ratio": ratio}
             out[backend] = row
             saved.write_text(json.dumps(out, indent=1), encoding="utf-8")
     finally:
@@ -197,15 +231,21 @@ def section(result: dict[str, Any], command: str, fuzz: dict[str, Any] | None) -
         ),
         "",
         (
-            "| backend | server | registrations/s | median | p99 | errors "
+            "Then, against the same server process, the same load from wrk (`wrk -t2 -c32 "
+            f"-d{WRK_SECONDS}s -s bench/register.lua`: C, two threads, 32 connections, every "
+            "request a different person), a client that leaves the cores to the server as "
+            "clients on other machines would. Latencies are wrk's own."
+            if any(client == "wrk" for _, client, _ in _rows(result))
+            else "wrk was not installed: measured with the Python clients only."
+        ),
+        "",
+        (
+            "| backend | client | server | registrations/s | median | p99 | errors "
             "| server CPU per registration (cores busy) | ours / bare |"
         ),
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for backend in ("sqlite", "postgresql"):
-        row = result.get(backend)
-        if row is None:
-            continue
+    for backend, client, row in _rows(result):
         for who in ("bare", "ours"):
             r = row[who]
             ratio = f"{row['ratio']:.2f}x" if who == "ours" else ""
@@ -215,8 +255,8 @@ def section(result: dict[str, Any], command: str, fuzz: dict[str, Any] | None) -
                 else "not measured"
             )
             lines.append(
-                f"| {backend} | {'safepassage' if who == 'ours' else 'bare FastAPI'} | "
-                f"{r['rate']:,.0f} | {r['p50_ms']:.0f} ms | {r['p99_ms']:.0f} ms | "
+                f"| {backend} | {client} | {'safepassage' if who == 'ours' else 'bare FastAPI'} "
+                f"| {r['rate']:,.0f} | {r['p50_ms']:.0f} ms | {r['p99_ms']:.0f} ms | "
                 f"{r['errors']} | {cpu} | {ratio} |"
             )
     lines += [
@@ -257,19 +297,28 @@ def section(result: dict[str, Any], command: str, fuzz: dict[str, Any] | None) -
     return "\n".join(lines) + "\n"
 
 
-def _verdict(result: dict[str, Any]) -> str:
-    said = []
+def _rows(result: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(backend, client, row) for every load measured."""
+    rows = []
     for backend in ("sqlite", "postgresql"):
         row = result.get(backend)
-        if row is None:
-            continue
+        if row is not None:
+            rows.append((backend, "Python threads", row))
+            if "wrk" in row:
+                rows.append((backend, "wrk", row["wrk"]))
+    return rows
+
+
+def _verdict(result: dict[str, Any]) -> str:
+    said = []
+    for backend, client, row in _rows(result):
         ours, bare = row["ours"], row["bare"]
 
         def met(ok: bool) -> str:
             return "met" if ok else "not met"
 
         said.append(
-            f"{backend}: {row['ratio']:.2f}x bare ({met(row['ratio'] >= 0.5)}), "
+            f"{backend} with {client}: {row['ratio']:.2f}x bare ({met(row['ratio'] >= 0.5)}), "
             f"{ours['rate']:,.0f}/s ({met(ours['rate'] >= 1000)}), "
             f"p99 {ours['p99_ms']:.0f} ms ({met(ours['p99_ms'] < 100)}; "
             f"the bare endpoint's: {bare['rate']:,.0f}/s, p99 {bare['p99_ms']:.0f} ms)"

@@ -12,6 +12,7 @@ import os
 import shutil
 import sqlite3
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from safepassage.app.persons import (
     erase_person,
     read_person,
     register_people,
+    sealed_ahead,
     settle,
 )
 from safepassage.database import DATABASE_FILE, record_database, recorded_database
@@ -367,3 +369,40 @@ def test_a_record_swapped_in_the_vault_is_refused_on_reading(
         read_person(op, vault, key, answer.ref, actor=COORDINATOR, purpose="tracing")
     assert err.value.field == "ref"
     assert "committed to in the log" in err.value.reason
+
+
+def test_a_person_sealed_ahead_is_registered_under_the_reference_sealed_for(
+    opened: tuple[Operation, Vault],
+) -> None:
+    op, vault = opened
+    ahead = sealed_ahead(vault, person("CANARY-AHEAD", submission="ahead-1"))
+    assert ahead.sealed is not None
+    [answer] = register_people(op, vault, [ahead], actor=REGISTRAR, at=AT)
+    assert isinstance(answer, Registered)
+    assert answer.ref == ahead.sealed.ref
+    assert answer.salt == ahead.sealed.salt
+    key = vault.unlock(passphrase="pass phrase")
+    data, salt = read_person(op, vault, key, answer.ref, actor=COORDINATOR, purpose="tracing")
+    assert data.given_name == "CANARY-AHEAD"
+    assert op.state.persons[answer.ref].commitment == commitment(salt, data.committed(answer.ref))
+
+
+def test_a_person_sealed_ahead_under_a_taken_reference_is_sealed_again_under_another(
+    opened: tuple[Operation, Vault],
+) -> None:
+    op, vault = opened
+    [first] = register_people(op, vault, [person("CANARY-FIRST")], actor=REGISTRAR, at=AT)
+    assert isinstance(first, Registered)
+    clashing = replace(
+        person("CANARY-SECOND"), sealed=vault.seal(first.ref, person("CANARY-SECOND").data)
+    )  # as if the random draw had hit a registered reference
+    [second] = register_people(op, vault, [clashing], actor=REGISTRAR, at=AT)
+    assert isinstance(second, Registered)
+    assert second.ref != first.ref
+    key = vault.unlock(passphrase="pass phrase")
+    for answer, name in ((first, "CANARY-FIRST"), (second, "CANARY-SECOND")):
+        data, salt = read_person(op, vault, key, answer.ref, actor=COORDINATOR, purpose="check")
+        assert data.given_name == name
+        assert op.state.persons[answer.ref].commitment == commitment(
+            salt, data.committed(answer.ref)
+        )

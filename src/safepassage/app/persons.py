@@ -17,7 +17,7 @@ import hmac
 import os
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -44,6 +44,7 @@ __all__ = [
     "new_reference",
     "read_person",
     "register_people",
+    "sealed_ahead",
 ]
 
 STAFF = frozenset({"coordinator", "facilitator"})
@@ -63,6 +64,20 @@ class NewPerson:
     submission_id: str | None = None
     ref: str | None = None
     """A reference chosen by the caller (a replayed plan); by default a new random one."""
+    sealed: Sealed | None = None
+    """The personal data already sealed under a reference drawn at random (``sealed_ahead``),
+    used unless that reference turns out to be taken: then it is sealed again under another."""
+
+
+def sealed_ahead(vault: Vault, person: NewPerson) -> NewPerson:
+    """``person`` with its personal data sealed now, under a new random reference.
+
+    Sealing needs only the vault's public key, so a server's HTTP process does it before handing
+    the registration to its writer process, which then only checks, signs and records: the two
+    processes share the work. A person with a chosen reference is left as it is."""
+    if person.ref is not None:
+        return person
+    return replace(person, sealed=vault.seal(new_reference(), person.data, person.submission_id))
 
 
 @dataclass(frozen=True)
@@ -84,6 +99,19 @@ class AlreadyImported:
 def new_reference() -> str:
     """A pseudonymous reference: 60 random bits, unguessable, nothing derived from the person."""
     return "P-" + base64.b32encode(os.urandom(10)).decode().rstrip("=")[:12]
+
+
+def _drawn(person: NewPerson) -> str:
+    """The reference ``person`` was sealed under ahead, or a new one."""
+    return person.sealed.ref if person.sealed is not None else new_reference()
+
+
+def _sealed(vault: Vault, person: NewPerson, ref: str) -> Sealed:
+    """``person``'s data sealed for ``ref``: as sealed ahead if it was for ``ref``, else now."""
+    item = person.sealed
+    if item is None or item.ref != ref or item.submission_id != person.submission_id:
+        item = vault.seal(ref, person.data, person.submission_id)
+    return item
 
 
 def register_people(  # noqa: PLR0913 - who, what, when, and how to commit
@@ -111,7 +139,7 @@ def register_people(  # noqa: PLR0913 - who, what, when, and how to commit
     persons = op.state.persons
     chosen = {p.ref for p in people if p.ref}
     taken = {ref for ref in chosen if ref in persons} | vault.taken(chosen)
-    fresh = {n: new_reference() for n, p in enumerate(people) if p.ref is None}
+    fresh = {n: _drawn(p) for n, p in enumerate(people) if p.ref is None}
     while clash := (
         {r for r in fresh.values() if r in persons or r in chosen}
         | vault.taken(fresh.values())
@@ -131,7 +159,7 @@ def register_people(  # noqa: PLR0913 - who, what, when, and how to commit
             answers.append(RuleError(f"person {ref!r} is already registered", field="person"))
             continue
         taken.add(ref)
-        item = vault.seal(ref, person.data, person.submission_id)
+        item = _sealed(vault, person, ref)
         try:
             body = parse_body(
                 PersonRegistered.kind,

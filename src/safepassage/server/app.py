@@ -466,7 +466,7 @@ def create_app(service: Service, *, public_url: str | None = None) -> FastAPI:  
     ) -> m.RegistrationOut | JSONResponse:
         given = _body(m.RegistrationIn, await request.body())
         person = given.new_person()
-        [answer] = await write(service.writer.register([person], account.actor))
+        [answer] = await write(service.register([person], account.actor))
         if isinstance(answer, SafepassageError):
             raise answer
         if isinstance(answer, AlreadyImported):

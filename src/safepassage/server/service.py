@@ -7,12 +7,16 @@ The writer runs in a process of its own (``WriterProcess``); this process reads 
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Self
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from safepassage.app.operation import Operation
+from safepassage.app.persons import AlreadyImported, NewPerson, Registered, sealed_ahead
+from safepassage.errors import SafepassageError
 from safepassage.operation.state import OperationState
 from safepassage.server.accounts import Accounts
 from safepassage.server.writer import WriterProcess
@@ -57,6 +61,15 @@ class Service:
             op.close()
             raise
         return cls(op, accounts, vault, data_key)
+
+    def register(
+        self, people: Sequence[NewPerson], actor: str
+    ) -> Future[list[Registered | AlreadyImported | SafepassageError]]:
+        """Register ``people``: their personal data sealed here (``sealed_ahead``), the rest by
+        the writer process. ``StoreError`` at once if the operation has no vault."""
+        if self.vault is not None:
+            people = [sealed_ahead(self.vault, person) for person in people]
+        return self.writer.register(people, actor)
 
     def state(self) -> OperationState:
         """The operation's state with everything the writer has recorded folded in."""

@@ -201,7 +201,7 @@ def install_registration(web: Web) -> None:  # noqa: C901, PLR0915 - the desk's 
                              errors=rule_errors(exc, FIELDS, [given.household]))  # fmt: skip
         person = given.new_person()
         try:
-            future = service.writer.register([person], account.actor)
+            future = service.register([person], account.actor)
         except SafepassageError as exc:
             raise PageProblem(503, "Cannot register here", exc.reason) from exc
         [answer] = await asyncio.wrap_future(future)

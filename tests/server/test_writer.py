@@ -3,11 +3,15 @@ what the server reads afterwards, and what a stopped writer answers."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import pickle
 import signal
+import threading
 import time
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -75,12 +79,14 @@ def test_a_stopped_writer_is_answered_503_naming_it_and_nothing_is_written(
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    gone = False
+    while not gone and time.monotonic() < deadline:
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
-            break
+            gone = True
         time.sleep(0.05)
+    assert gone
     for _ in range(2):  # whether or not the server has noticed yet
         response = served.client.post(
             f"{API}/registrations", headers=served.headers("registrar"), json=PERSON
@@ -92,3 +98,59 @@ def test_a_stopped_writer_is_answered_503_naming_it_and_nothing_is_written(
     assert served.service.op.log.size() == size
     health = served.client.get(f"{API}/public/report")  # reading goes on
     assert health.status_code == 200
+
+
+def _slow(_op: object, _vault: object, seconds: float) -> str:
+    """Run in the writer process (``WriterProcess.call``)."""
+    time.sleep(seconds)
+    return "done"
+
+
+def test_a_request_given_up_on_does_not_stop_the_writer(served: Served) -> None:
+    writer = served.service.writer
+
+    async def give_up() -> None:
+        waiting = asyncio.ensure_future(asyncio.wrap_future(writer.call(_slow, 0.5)))
+        await asyncio.sleep(0.1)
+        waiting.cancel()  # as when a client goes away while its command is recorded
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiting
+
+    asyncio.run(give_up())
+    first = writer.call(_slow, 0.2)
+    assert not first.cancel()  # handed over: the command runs whatever its caller does
+    assert first.result(timeout=30) == "done"
+    assert writer.call(_slow, 0).result(timeout=30) == "done"  # the answers still come back
+    response = served.client.post(
+        f"{API}/registrations", headers=served.headers("registrar"), json=PERSON
+    )
+    assert response.status_code == 201, response.text
+
+
+def test_a_lambda_is_refused_before_anything_is_sent(served: Served) -> None:
+    writer = served.service.writer
+    with pytest.raises((pickle.PicklingError, AttributeError, TypeError)):
+        writer.call(lambda _op, _vault: None)
+    assert writer.call(_slow, 0).result(timeout=30) == "done"
+
+
+def test_an_event_the_writer_recorded_is_found_by_its_id_and_reading_nests(
+    served: Served,
+) -> None:
+    response = served.client.post(
+        f"{API}/registrations", headers=served.headers("registrar"), json=PERSON
+    )
+    answer = response.json()
+    op = served.service.op
+    found: list[int] = []
+
+    def look() -> None:
+        found.append(op.index_of(answer["id"]))  # nobody read since: it catches up itself
+        with op.reading(), op.reading():  # a reader that reads again does not wait on itself
+            found.append(op.index_of(answer["id"]))
+
+    looking = threading.Thread(target=look)
+    looking.start()
+    looking.join(timeout=30)
+    assert not looking.is_alive()
+    assert found == [answer["index"], answer["index"]]

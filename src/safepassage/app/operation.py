@@ -109,7 +109,7 @@ class Operation:
         self.state = state
         self.projections = projections
         self._ids = ids
-        self._lock = threading.Lock()  # check, append and fold one event at a time
+        self._lock = threading.RLock()  # check, append and fold one event at a time
         self.keys = Keyring(self.directory / "keys")
 
     @classmethod

@@ -60,7 +60,14 @@ class Service:
             accounts.close()
             op.close()
             raise
-        return cls(op, accounts, vault, data_key)
+        try:
+            return cls(op, accounts, vault, data_key)
+        except BaseException:  # the writer process could not open the operation
+            if vault is not None:
+                vault.close()
+            accounts.close()
+            op.close()
+            raise
 
     def register(
         self, people: Sequence[NewPerson], actor: str
@@ -72,7 +79,8 @@ class Service:
         return self.writer.register(people, actor)
 
     def state(self) -> OperationState:
-        """The operation's state with everything the writer has recorded folded in."""
+        """The operation's state with everything the writer has recorded folded in (not
+        locked: for a caller that reads it while nothing records, as tests do)."""
         self.op.catch_up()
         return self.op.state
 

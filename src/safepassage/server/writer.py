@@ -246,10 +246,12 @@ class WriterProcess:
             raise ready[1]
         self.has_vault: bool = ready[1]
         self.batches = 0
-        self._send_lock = threading.Lock()
+        self._send_lock = threading.Lock()  # one message on the pipe at a time
+        self._pending_lock = threading.Lock()  # never held while waiting on the pipe
         self._pending: dict[int, Future[Any]] = {}
         self._next = itertools.count()
-        self._closed = False
+        self._stopping = False  # close() was called
+        self._stopped = False  # the answers stopped coming
         self._reader = threading.Thread(target=self._read, name="writer-answers", daemon=True)
         self._reader.start()
 
@@ -277,11 +279,12 @@ class WriterProcess:
     def close(self) -> None:
         """Finish the commands handed in (the writer settles the vault), then stop it."""
         with self._send_lock:
-            if self._closed:
-                return
-            self._closed = True
-            with contextlib.suppress(OSError):
-                self._conn.send(None)
+            already, self._stopping = self._stopping, True
+            if not already:
+                with contextlib.suppress(OSError, ValueError):
+                    self._conn.send(None)
+        if already:
+            return
         self._reader.join(timeout=120)
         self._process.join(timeout=60)
         if self._process.is_alive():
@@ -291,19 +294,30 @@ class WriterProcess:
 
     def _send(self, kind: str, payload: Any) -> Future[Any]:  # noqa: ANN401 - per kind
         future: Future[Any] = Future()
-        with self._send_lock:
-            if self._closed:
-                raise WriterStoppedError("the writer process has stopped", field="writer")
-            job = next(self._next)
+        # Running from the start: a request whose handler is cancelled (a client that went
+        # away) cannot cancel what the writer is doing, and its answer still finds a future.
+        future.set_running_or_notify_cancel()
+        job = next(self._next)
+        message = pickle.dumps((job, kind, payload))  # a lambda fails here: nothing is sent
+        with self._pending_lock:
             self._pending[job] = future
-            try:
-                self._conn.send((job, kind, payload))
-            except (OSError, ValueError) as exc:  # the writer is gone
-                del self._pending[job]
-                raise WriterStoppedError(
-                    f"the writer process has stopped ({exc})", field="writer"
-                ) from exc
+        with self._send_lock:
+            why = self._hand_over(message)
+        if why is not None:
+            with self._pending_lock:
+                self._pending.pop(job, None)
+            raise WriterStoppedError(f"the writer process has stopped{why}", field="writer")
         return future
+
+    def _hand_over(self, message: bytes) -> str | None:
+        """Send ``message`` (under the send lock); what went wrong if it could not be sent."""
+        if self._stopping or self._stopped:
+            return ""
+        try:
+            self._conn.send_bytes(message)
+        except (OSError, ValueError) as exc:  # the writer is gone
+            return f" ({exc})"
+        return None
 
     def _read(self) -> None:
         while True:
@@ -311,17 +325,18 @@ class WriterProcess:
                 job, ok, value, batches = self._conn.recv()
             except (EOFError, OSError):
                 break
+            except Exception as exc:  # noqa: BLE001 - an answer that does not unpickle
+                print(f"safepassage: an answer of the writer was lost: {exc!r}", file=sys.stderr)  # noqa: T201
+                continue
             self.batches = batches
-            with self._send_lock:
-                future = self._pending.pop(job)
-            if ok:
-                future.set_result(value)
-            else:
-                future.set_exception(value)
-        with self._send_lock:
+            with self._pending_lock:
+                future = self._pending.pop(job, None)
+            if future is not None:
+                (future.set_result if ok else future.set_exception)(value)
+        with self._pending_lock:
             pending, self._pending = self._pending, {}
-            stopping, self._closed = self._closed, True
-        if not stopping:  # not asked to stop: tell whoever runs the server
+            self._stopped = True
+        if not self._stopping:  # not asked to stop: tell whoever runs the server
             self._process.join(timeout=5)
             print(  # noqa: T201 - the server's one line to its operator
                 f"safepassage: the writer process stopped (exit code {self._process.exitcode}):"
@@ -331,13 +346,20 @@ class WriterProcess:
             )
         for future in pending.values():
             future.set_exception(
-                WriterStoppedError("the writer process has stopped", field="writer")
+                WriterStoppedError(
+                    "the writer process stopped before answering: this command may or may not "
+                    "have been recorded (look in the log before sending it again)",
+                    field="writer",
+                )
             )
 
 
 def _serve(conn: Connection, directory: str, database: str | None) -> None:
     """The writer process: open the operation and its vault, then record what comes in."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C stops the server, which stops us
+    # A Ctrl-C or a SIGTERM sent to the whole process group stops the server, which then
+    # stops us through the pipe, after the commands handed in: we do not stop on our own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         op = Operation.open(Path(directory), database=database)
     except BaseException as exc:  # noqa: BLE001 - reported to the server, which raises it
@@ -353,32 +375,32 @@ def _serve(conn: Connection, directory: str, database: str | None) -> None:
     gc.freeze()  # the folded state is long-lived: collections need not walk it again
     writer = Writer(op, vault)
     conn.send((True, vault is not None))
+    answers: queue.SimpleQueue[tuple[int, bool, Any, int] | None] = queue.SimpleQueue()
+    sender = threading.Thread(target=_send_answers, args=(conn, answers), name="answers")
+    sender.start()
     try:
-        _record(conn, writer)
+        _record(conn, writer, answers)
     finally:
-        writer.close()
+        writer.close()  # answers every command received
+        answers.put(None)
+        sender.join()
         if vault is not None:
             vault.close()
         op.close()
         conn.close()
 
 
-def _record(conn: Connection, writer: Writer) -> None:
-    """Hand each command that comes over the pipe to the writer; send each answer back."""
-    sending = threading.Lock()
+def _record(
+    conn: Connection, writer: Writer, answers: queue.SimpleQueue[tuple[int, bool, Any, int] | None]
+) -> None:
+    """Hand each command that comes over the pipe to the writer; queue each answer for the
+    sending thread (this one never waits on the pipe's other direction)."""
 
     def answer(job: int, future: Future[Any]) -> None:
         try:
-            reply = (job, True, future.result(), writer.batches)
+            answers.put((job, True, future.result(), writer.batches))
         except BaseException as exc:  # noqa: BLE001 - the request's answer
-            reply = (job, False, _sendable(exc), writer.batches)
-        with sending:
-            try:
-                conn.send(reply)
-            except (OSError, ValueError):
-                return  # the server is gone: nobody waits for this answer
-            except Exception as exc:  # noqa: BLE001 - an answer that does not pickle
-                conn.send((job, False, _sendable(exc), writer.batches))
+            answers.put((job, False, _sendable(exc), writer.batches))
 
     while True:
         try:
@@ -389,6 +411,20 @@ def _record(conn: Connection, writer: Writer) -> None:
             return
         job, kind, payload = message
         _queue(writer, kind, payload).add_done_callback(functools.partial(answer, job))
+
+
+def _send_answers(
+    conn: Connection, answers: queue.SimpleQueue[tuple[int, bool, Any, int] | None]
+) -> None:
+    while (reply := answers.get()) is not None:
+        try:
+            conn.send(reply)
+        except (OSError, ValueError):
+            continue  # the server is gone: nobody waits for this answer
+        except Exception as exc:  # noqa: BLE001 - an answer that does not pickle
+            job, _, _, batches = reply
+            with contextlib.suppress(OSError, ValueError):
+                conn.send((job, False, _sendable(exc), batches))
 
 
 def _queue(writer: Writer, kind: str, payload: Any) -> Future[Any]:  # noqa: ANN401 - per kind

@@ -52,6 +52,12 @@ class WriterStoppedError(StoreError):
     recorded until the server is started again. Served as 503."""
 
 
+def _no_vault() -> StoreError:
+    return StoreError(
+        "this operation has no vault (create one with `safepassage vault init`)", field="vault"
+    )
+
+
 _MAX_JOBS = 512  # per batch: bounds one commit's latency
 
 
@@ -109,10 +115,7 @@ class Writer:
         self, people: Sequence[NewPerson], actor: str
     ) -> Future[list[Registered | AlreadyImported | SafepassageError]]:
         if self.vault is None:
-            raise StoreError(
-                "this operation has no vault (create one with `safepassage vault init`)",
-                field="vault",
-            )
+            raise _no_vault()
         job = _Registrations(people, actor)
         self._jobs.put(job)
         return job.future
@@ -267,10 +270,7 @@ class WriterProcess:
         self, people: Sequence[NewPerson], actor: str
     ) -> Future[list[Registered | AlreadyImported | SafepassageError]]:
         if not self.has_vault:
-            raise StoreError(
-                "this operation has no vault (create one with `safepassage vault init`)",
-                field="vault",
-            )
+            raise _no_vault()
         return self._send("register", (list(people), actor))
 
     def call(self, fn: Callable[..., _T], *args: Any) -> Future[_T]:  # noqa: ANN401 - fn's own

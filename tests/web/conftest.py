@@ -87,6 +87,10 @@ class Site:
         assert self.service.vault is not None
         return self.service.vault.statuses()
 
+    def written(self) -> tuple[int, dict[str, str], int]:
+        """What a refused form must leave as it was: the log, the vault, the people."""
+        return self.log_size(), self.vault_records(), len(self.service.state().persons)
+
 
 @pytest.fixture
 def site(web_template: Path, tmp_path: Path) -> Iterator[Site]:

@@ -16,10 +16,6 @@ from safepassage.web import publication
 from tests.web.conftest import OPEN_MOVEMENT, Site, element
 
 
-def _written(site: Site) -> tuple[int, dict[str, str]]:
-    return site.log_size(), site.vault_records()
-
-
 @pytest.mark.parametrize(
     "headers",
     [{"Origin": "https://evil.example"}, {"Origin": "null"}, {"Sec-Fetch-Site": "cross-site"}],
@@ -52,35 +48,35 @@ def test_signing_in_from_this_site_works(site: Site) -> None:
 
 
 def test_a_staff_form_from_another_site_is_refused_even_with_the_token(site: Site) -> None:
-    before = _written(site)
+    before = site.written()
     answer = site.browser("party-liaison").post(
         "/liaison/acknowledge",
         data={"csrf": site.csrf("party-liaison"), "movement": OPEN_MOVEMENT},
         headers={"Origin": "https://evil.example"},
     )
     assert answer.status_code == 403
-    assert _written(site) == before
+    assert site.written() == before
 
 
 def test_a_csrf_token_that_is_not_ascii_is_refused_not_a_crash(site: Site) -> None:
-    before = _written(site)
+    before = site.written()
     answer = site.browser("registrar").post(
         "/boarding", data={"csrf": "é", "person": "p-abcdefgh", "movement": OPEN_MOVEMENT}
     )
     assert answer.status_code == 403
     assert "Form expired" in answer.text
-    assert _written(site) == before
+    assert site.written() == before
 
 
 def test_a_headcount_in_superscript_digits_is_an_error_beside_the_field(site: Site) -> None:
-    before = _written(site)
+    before = site.written()
     answer = site.browser("party-liaison").post("/liaison/headcount", data={
         "csrf": site.csrf("party-liaison"), "movement": OPEN_MOVEMENT, "vehicle": "bus-06",
         "site": "azovstal", "headcount": "²",
     })  # fmt: skip
     assert answer.status_code == 422
     assert element(answer.text, "headcount-error").text == "must be a whole number"
-    assert _written(site) == before
+    assert site.written() == before
 
 
 def test_a_link_cannot_make_the_liaison_page_confirm_what_was_not_recorded(site: Site) -> None:
@@ -110,7 +106,7 @@ def test_the_pdf_sitrep_names_no_host_a_request_claimed(site: Site) -> None:
 
 
 def test_a_birth_date_that_is_no_date_is_refused_beside_the_field(site: Site) -> None:
-    before = _written(site)
+    before = site.written()
     answer = site.browser("registrar").post("/register", data={
         "csrf": site.csrf("registrar"), "household": "H-hardening", "site": "azovstal",
         "destination": "zaporizhzhia", "given_name": "Test", "family_name": "Person",
@@ -119,7 +115,7 @@ def test_a_birth_date_that_is_no_date_is_refused_beside_the_field(site: Site) ->
     })  # fmt: skip
     assert answer.status_code == 422
     assert element(answer.text, "birth_date-error").text == "must be a date written YYYY-MM-DD"
-    assert _written(site) == before
+    assert site.written() == before
 
 
 def test_the_public_page_checks_each_kept_checkpoint_once(

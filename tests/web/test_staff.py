@@ -68,10 +68,6 @@ def register(served: Site, who: str = "registrar", **fields: typing.Any) -> str:
     return ref
 
 
-def written(site: Site) -> tuple[int, dict[str, str], int]:
-    return site.log_size(), site.vault_records(), len(site.service.state().persons)
-
-
 def last_event(site: Site):
     return parse_event(site.service.op.log.store.entry(site.log_size() - 1))
 
@@ -238,7 +234,7 @@ def test_a_registration_leads_to_its_printable_slip_without_personal_data(site):
 
 
 def test_bad_input_is_shown_next_to_each_field_and_nothing_is_written(site):
-    before = written(site)
+    before = site.written()
     answer = post_registration(site, given_name="", household="ab", birth_date="17/05/1990",
                                age_band="", needs=["flying"])  # fmt: skip
     assert answer.status_code == 422
@@ -267,18 +263,18 @@ def test_bad_input_is_shown_next_to_each_field_and_nothing_is_written(site):
             assert "Zelenchuk" not in e.text
             assert "17/05/1990" not in e.text
     assert "autofocus" in element(page, "household").attrs
-    assert written(site) == before
+    assert site.written() == before
 
 
 def test_a_rule_refusal_is_placed_next_to_its_field_and_nothing_is_written(site):
-    before = written(site)
+    before = site.written()
     answer = post_registration(site, site="zaporizhzhia")  # a reception centre, not a pickup
     assert answer.status_code == 409
     field = element(answer.text, "site")
     assert field.attrs["aria-invalid"] == "true"
     assert element(answer.text, "site-error").text == "'zaporizhzhia' is a reception, not a pickup"
     assert element(answer.text, "given_name").attrs["value"] == "Oryna"
-    assert written(site) == before
+    assert site.written() == before
 
 
 def test_the_same_form_sent_twice_registers_one_person(site):
@@ -286,7 +282,7 @@ def test_the_same_form_sent_twice_registers_one_person(site):
     page = browser.get("/register")
     data = {**PERSON, "csrf": site.csrf("registrar"),
             "submission_id": form_of(page.text, "submission_id")}  # fmt: skip
-    size, records, people = written(site)
+    size, records, people = site.written()
     first = browser.post("/register", data=data)
     second = browser.post("/register", data=data)
     assert first.status_code == second.status_code == 303
@@ -363,7 +359,7 @@ def test_boarding_through_the_form_is_signed_counted_and_ready_for_the_next(site
 
 
 def test_boarding_errors_name_the_field_and_write_nothing(site):
-    before = written(site)
+    before = site.written()
     unknown = board(site, "P-NOBODY00000")
     assert unknown.status_code == 409
     assert element(unknown.text, "person").attrs["aria-invalid"] == "true"
@@ -374,7 +370,7 @@ def test_boarding_errors_name_the_field_and_write_nothing(site):
     malformed = board(site, "x")
     assert malformed.status_code == 422
     assert "reference" in element(malformed.text, "person-error").text
-    assert written(site) == before
+    assert site.written() == before
     # the ambulance has 2 seats: the third person is refused, next to the vehicle
     people = [register(site) for _ in range(3)]
     assert board(site, people[0], "ambulance-3").status_code == 303
@@ -423,7 +419,7 @@ def test_a_liaison_acknowledges_and_the_log_holds_it_signed_by_their_actor(site)
 
 def test_an_objection_needs_a_reason_and_is_recorded_with_it(site):
     browser = site.browser("party-liaison")
-    before = written(site)
+    before = site.written()
     empty = browser.post("/liaison/object", data={
         "csrf": site.csrf("party-liaison"), "movement": OPEN_MOVEMENT, "reason": "",
     })  # fmt: skip
@@ -431,7 +427,7 @@ def test_an_objection_needs_a_reason_and_is_recorded_with_it(site):
     ident = f"reason-{OPEN_MOVEMENT}"
     assert element(empty.text, ident).attrs["aria-invalid"] == "true"
     assert element(empty.text, f"{ident}-error").text == "is required"
-    assert written(site) == before
+    assert site.written() == before
     done = browser.post("/liaison/object", data={
         "csrf": site.csrf("party-liaison"), "movement": OPEN_MOVEMENT,
         "reason": "Route not cleared",
@@ -448,7 +444,7 @@ def test_an_objection_needs_a_reason_and_is_recorded_with_it(site):
 
 
 def test_a_bad_headcount_is_shown_next_to_its_field(site):
-    before = written(site)
+    before = site.written()
     answer = site.browser("party-liaison").post("/liaison/headcount", data={
         "csrf": site.csrf("party-liaison"), "movement": OPEN_MOVEMENT, "vehicle": "bus-01",
         "site": "azovstal", "headcount": "many",
@@ -464,7 +460,7 @@ def test_a_bad_headcount_is_shown_next_to_its_field(site):
     assert element(refused.text, "hc-vehicle-error").text == (
         "vehicle 'bus-01' is not part of movement 'convoy-2'"
     )
-    assert written(site) == before
+    assert site.written() == before
 
 
 def test_an_observer_reads_the_liaison_page_and_may_not_post(site):

@@ -113,6 +113,11 @@ def test_register_board_see_it_on_the_dashboard_acknowledge(  # noqa: PLR0915 - 
     registrar.goto("/boarding")
     registrar.locator("#person").fill(ref)
     registrar.locator("#movement").select_option(movement)
+    # choosing the movement reloads the vehicle list (htmx): choose the vehicle once it has
+    # been swapped in, not in the list about to be replaced
+    registrar.wait_for_function(
+        "!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
+    )
     registrar.locator("#vehicle").select_option("bus-06")
     with registrar.expect_navigation():
         registrar.locator("#person").press("Enter")

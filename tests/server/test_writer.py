@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import os
 import pickle
+import queue
 import signal
 import threading
 import time
@@ -24,7 +25,8 @@ from safepassage.errors import (
     StoreError,
     VerificationError,
 )
-from safepassage.server.writer import WriterStoppedError
+from safepassage.server import writer as writer_module
+from safepassage.server.writer import Writer, WriterStoppedError, _Call
 from tests.server.conftest import Served
 
 API = "/api/v1"
@@ -154,3 +156,66 @@ def test_an_event_the_writer_recorded_is_found_by_its_id_and_reading_nests(
     looking.join(timeout=30)
     assert not looking.is_alive()
     assert found == [answer["index"], answer["index"]]
+
+
+# --- gathering a batch: after a batch of several, wait briefly for as many -------------------
+
+
+def _gatherer(monkeypatch: pytest.MonkeyPatch, seconds: float) -> Writer:
+    """A ``Writer`` whose queue is filled by hand (no thread takes from it)."""
+    monkeypatch.setattr(writer_module, "_GATHER_SECONDS", seconds)
+    gatherer = Writer.__new__(Writer)
+    gatherer._jobs = queue.SimpleQueue()
+    return gatherer
+
+
+def _later(gatherer: Writer, jobs: list[_Call], after: float = 0.05) -> threading.Timer:
+    def put() -> None:
+        for job in jobs:
+            gatherer._jobs.put(job)
+
+    timer = threading.Timer(after, put)
+    timer.start()
+    return timer
+
+
+def _job() -> _Call:
+    return _Call(lambda op: None)
+
+
+def test_under_load_the_writer_waits_for_the_requests_it_just_answered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    gatherer = _gatherer(monkeypatch, seconds=60)  # the wait ends when they are all back
+    first, back = _job(), [_job(), _job()]
+    timer = _later(gatherer, back)
+    batch, stop = gatherer._gather(first, expected=3)
+    timer.join()
+    assert (batch, stop) == ([first, *back], False)
+
+
+def test_a_lone_request_is_not_held_back_for_others(monkeypatch: pytest.MonkeyPatch) -> None:
+    gatherer = _gatherer(monkeypatch, seconds=60)
+    first, late = _job(), _job()
+    timer = _later(gatherer, [late])
+    batch, _ = gatherer._gather(first, expected=1)
+    assert batch == [first]  # taken alone, without waiting for the one still to come
+    timer.join()
+    assert gatherer._jobs.get_nowait() is late
+
+
+def test_the_wait_for_a_batch_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    gatherer = _gatherer(monkeypatch, seconds=0.2)
+    first, one = _job(), _job()
+    timer = _later(gatherer, [one], after=0.01)
+    batch, _ = gatherer._gather(first, expected=5)  # 5 answered last time, 2 come back
+    timer.join()
+    assert batch == [first, one]
+
+
+def test_a_stop_while_gathering_ends_the_batch_there(monkeypatch: pytest.MonkeyPatch) -> None:
+    gatherer = _gatherer(monkeypatch, seconds=60)
+    first, one = _job(), _job()
+    gatherer._jobs.put(one)
+    gatherer._jobs.put(None)
+    assert gatherer._gather(first, expected=4) == ([first, one], True)

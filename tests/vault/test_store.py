@@ -406,3 +406,35 @@ def test_a_person_sealed_ahead_under_a_taken_reference_is_sealed_again_under_ano
         assert op.state.persons[answer.ref].commitment == commitment(
             salt, data.committed(answer.ref)
         )
+
+
+def test_a_batch_asks_the_vault_which_submissions_and_references_it_holds(
+    opened: tuple[Operation, Vault],
+) -> None:
+    _, vault = opened
+    held = [vault.seal(f"P-LOOKUP{n:04d}", person("CANARY").data, f"sub-{n}") for n in range(3)]
+    vault.put_pending(held)
+    unknown = [f"P-NONE{n:05d}" for n in range(1200)]  # more than one IN list's worth
+    known, taken = vault.lookup(
+        ["sub-0", "sub-2", *(f"other-{n}" for n in range(1200))],
+        [held[1].ref, *unknown, held[2].ref],
+    )
+    assert known == {"sub-0": held[0].ref, "sub-2": held[2].ref}
+    assert taken == {held[1].ref, held[2].ref}
+    assert vault.lookup([], []) == ({}, set())
+    assert vault.submissions(["sub-1"]) == {"sub-1": held[1].ref}
+    assert vault.taken([*unknown[:10], held[0].ref]) == {held[0].ref}
+
+
+def test_a_reference_held_only_by_a_pending_record_is_not_drawn_again(
+    opened: tuple[Operation, Vault],
+) -> None:
+    op, vault = opened
+    pending = vault.seal("P-PENDING0001", person("CANARY-PENDING").data)
+    clashing = replace(person("CANARY-AFTER"), sealed=vault.seal(pending.ref, person("X").data))
+    with vault.registering():  # a registration under way: in the vault, not yet in the log
+        vault.put_pending([pending])
+        [answer] = register_people(op, vault, [clashing], actor=REGISTRAR, at=AT)
+    assert isinstance(answer, Registered)
+    assert answer.ref != pending.ref
+    assert vault.status(pending.ref) == "pending"  # untouched

@@ -40,6 +40,7 @@ class Keyring:
 
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
+        self._actors: dict[str, Ed25519PrivateKey] = {}
 
     def mark_demo(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -75,7 +76,13 @@ class Keyring:
         return (self.directory / _file_name(name)).is_file()
 
     def actor(self, actor: str) -> Ed25519PrivateKey:
-        return Ed25519PrivateKey.from_private_bytes(base64.b64decode(self._read(actor)))
+        """The actor's key, read once: a key file is written once and never rewritten
+        (``_write`` refuses an existing file), and a server signs with it batch after batch."""
+        key = self._actors.get(actor)
+        if key is None:
+            key = Ed25519PrivateKey.from_private_bytes(base64.b64decode(self._read(actor)))
+            self._actors[actor] = key
+        return key
 
     def new_witness(self, party: str) -> CosignatureSigner:
         signer = CosignatureSigner.generate(f"{party}.witness.safepassage.example")

@@ -108,6 +108,9 @@ class Operation:
         self.log = log
         self.state = state
         self.projections = projections
+        self._projected: int | None = None
+        """The log size this process last brought the projections to (they may have moved
+        since: ``Projections.apply(expected=...)`` checks)."""
         self._ids = ids
         self._lock = threading.RLock()  # check, append and fold one event at a time
         self.keys = Keyring(self.directory / "keys")
@@ -300,6 +303,12 @@ class Operation:
         """
         size = max(self.log.size(), appended[-1][0] + 1)
         try:
+            if self._projected == appended[0][0] and size == appended[-1][0] + 1:
+                # where this process left them: advance without reading their position first
+                at_root = (size, self.log.store.root(size).hex())
+                if self.projections.apply(self.state, appended, at_root, expected=self._projected):
+                    self._projected = size
+                    return
             at = self.projections.position()
             if at is None or at[0] >= size:
                 return  # unreadable (the next open rebuilds), or already caught up elsewhere
@@ -311,7 +320,9 @@ class Operation:
             if entries and entries[-1][0] + 1 < size:
                 entries += log_events(self.log, size, start=entries[-1][0] + 1)
             self.projections.apply(self.state, entries, (size, self.log.store.root(size).hex()))
+            self._projected = size
         except SQLAlchemyError:
+            self._projected = None
             return
 
     def index_of(self, event_id: str) -> int:

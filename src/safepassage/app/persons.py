@@ -135,17 +135,19 @@ def register_people(  # noqa: PLR0913 - who, what, when, and how to commit
     """
     _staff(op, actor)
     logged = settle(op, vault, defer=lazy)
-    known = vault.submissions(p.submission_id for p in people if p.submission_id)
     persons = op.state.persons
     chosen = {p.ref for p in people if p.ref}
-    taken = {ref for ref in chosen if ref in persons} | vault.taken(chosen)
     fresh = {n: _drawn(p) for n, p in enumerate(people) if p.ref is None}
+    known, in_vault = vault.lookup(
+        (p.submission_id for p in people if p.submission_id), [*chosen, *fresh.values()]
+    )  # one connection for what the batch asks first
+    taken = {ref for ref in chosen if ref in persons or ref in in_vault}
     while clash := (
-        {r for r in fresh.values() if r in persons or r in chosen}
-        | vault.taken(fresh.values())
+        {r for r in fresh.values() if r in persons or r in chosen or r in in_vault}
         | {r for r, times in Counter(fresh.values()).items() if times > 1}
     ):  # 60 random bits: a collision is as good as impossible, but not impossible
         fresh = {n: new_reference() if r in clash else r for n, r in fresh.items()}
+        in_vault = vault.taken(fresh.values())
     answers: list[Registered | AlreadyImported | SafepassageError | None] = []
     sealed: list[Sealed] = []
     events: list[Event] = []

@@ -34,14 +34,17 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import (
     Connection,
+    Delete,
     Dialect,
     Engine,
     Table,
+    bindparam,
     create_engine,
     delete,
     event,
     insert,
     select,
+    update,
 )
 from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
@@ -91,6 +94,20 @@ Position = tuple[int, str]
 
 _BATCH = 20_000
 Progress = Callable[[int], None]
+
+_ADVANCE = (
+    update(projection_state)
+    .where(projection_state.c.log_size == bindparam("expected"))
+    .values(log_size=bindparam("size"), log_root=bindparam("root"))
+)
+
+
+@functools.cache
+def _delete_where_in(table: str, column: str) -> Delete:
+    """``DELETE FROM table WHERE column IN (:keys)``, built once (building a statement costs
+    more than running it)."""
+    t = TABLES[table]
+    return delete(t).where(t.c[column].in_(bindparam("keys", expanding=True)))
 
 
 def sqlite_url(path: Path) -> str:
@@ -215,20 +232,31 @@ class Projections:
         state: OperationState,
         entries: Sequence[tuple[int, Event]],
         position: Position,
-    ) -> None:
+        *,
+        expected: int | None = None,
+    ) -> bool:
         """Record ``entries`` (already folded into ``state``) in one transaction.
 
         Each entry adds its ``events`` row; each entity they touched gets its rows replaced by
         what ``state`` now says. ``entries`` may be the one event just appended or every entry
         the tables missed: either way the result is the rows of ``state``.
+
+        With ``expected`` (the log size the caller believes the tables reflect), nothing is
+        written unless they do, and ``False`` says so: a writer that keeps its own count
+        advances the tables batch after batch without reading their position first.
         """
         self._follow_rebuilds()
         entities = list(dict.fromkeys(e for _, event in entries for e in touched(event)))
         with self.engine.begin() as connection:
+            if expected is None:
+                self._set_position(connection, position)
+            elif not self._advance(connection, expected, position):
+                connection.rollback()
+                return False
             if entries:
                 _bulk_insert(connection, events, [event_row(i, ev) for i, ev in entries])
             self._replace(connection, state, entities)
-            self._set_position(connection, position)
+        return True
 
     def rebuild(
         self,
@@ -310,11 +338,18 @@ class Projections:
             for table, rows in entity_rows(state, entity).items():
                 inserts.setdefault(table, []).extend(rows)
         for (table, column), keys in stale.items():  # one statement per table, not per entity
-            t = TABLES[table]
+            statement = _delete_where_in(table, column)
             for start in range(0, len(keys), 500):
-                connection.execute(delete(t).where(t.c[column].in_(keys[start : start + 500])))
+                connection.execute(statement, {"keys": keys[start : start + 500]})
         for table, rows in inserts.items():
             _bulk_insert(connection, TABLES[table], rows)
+
+    @staticmethod
+    def _advance(connection: Connection, expected: int, position: Position) -> bool:
+        """Move the position from ``expected`` to ``position``; whether it stood there."""
+        size, root = position
+        return bool(connection.execute(_ADVANCE, {"expected": expected, "size": size,
+                                                  "root": root}).rowcount == 1)  # fmt: skip
 
     @staticmethod
     def _set_position(connection: Connection, position: Position) -> None:

@@ -6,7 +6,6 @@ The writer runs in a process of its own (``WriterProcess``); this process reads 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
 from pathlib import Path
@@ -41,8 +40,6 @@ class Service:
         self.vault = vault
         self.data_key = data_key
         self.writer = WriterProcess(op.directory, op.database)
-        self._keys: dict[str, Ed25519PrivateKey] = {}
-        self._keys_lock = threading.Lock()
 
     @classmethod
     def open(
@@ -86,11 +83,7 @@ class Service:
 
     def actor_key(self, actor: str) -> Ed25519PrivateKey:
         """The private key the server holds for ``actor`` (read once)."""
-        with self._keys_lock:
-            key = self._keys.get(actor)
-            if key is None:
-                key = self._keys[actor] = self.op.keys.actor(actor)
-            return key
+        return self.op.keys.actor(actor)
 
     def close(self) -> None:
         self.writer.close()

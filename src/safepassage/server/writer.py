@@ -22,6 +22,7 @@ import queue
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -59,6 +60,8 @@ def _no_vault() -> StoreError:
 
 
 _MAX_JOBS = 512  # per batch: bounds one commit's latency
+# Longest the writer waits for the requests it just answered to come back (see ``_gather``).
+_GATHER_SECONDS = 0.003
 
 
 @dataclass
@@ -128,26 +131,41 @@ class Writer:
     # --- the thread --------------------------------------------------------------------------
 
     def _run(self) -> None:
+        expected = 1  # how many jobs the last batch answered: under load, they come back
         while True:
             job = self._jobs.get()
             if job is None:
                 return
-            batch = [job]
-            stop = False
-            while len(batch) < _MAX_JOBS:
-                try:
-                    more = self._jobs.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    stop = True
-                    break
-                batch.append(more)
+            batch, stop = self._gather(job, expected)
             for run in _runs(batch):
                 self._do(run)
             self.batches += 1
+            expected = len(batch)
             if stop:
                 return
+
+    def _gather(self, first: _Job, expected: int) -> tuple[list[_Job], bool]:
+        """Take what is waiting; after a batch of several jobs, wait briefly for as many.
+
+        A batch costs the same few statements and commits whatever its size, so under load
+        (the last batch answered several clients, who are sending their next request) waiting
+        up to ``_GATHER_SECONDS`` for them makes fewer, larger batches: less work per
+        registration, for the price of a few milliseconds. A lone request never waits.
+        """
+        batch: list[_Job] = [first]
+        deadline = time.monotonic() + _GATHER_SECONDS if expected > 1 else 0.0
+        while len(batch) < _MAX_JOBS:
+            try:
+                if len(batch) < expected and (wait := deadline - time.monotonic()) > 0:
+                    more = self._jobs.get(timeout=wait)
+                else:
+                    more = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if more is None:
+                return batch, True
+            batch.append(more)
+        return batch, False
 
     def _do(self, run: list[_Job]) -> None:
         first = run[0]

@@ -43,7 +43,17 @@ from typing import Any, Self
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, delete, event, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import SQLAlchemyError
 
 from safepassage import canonical
@@ -61,6 +71,25 @@ from safepassage.vault.crypto import (
     seal_to,
 )
 from safepassage.vault.schema import accesses, records
+
+# The statements a server runs batch after batch, built once (building one costs more than
+# running it); an expanding parameter takes a list.
+_SUBMISSIONS = select(records.c.submission_id, records.c.ref).where(
+    records.c.submission_id.in_(bindparam("ids", expanding=True))
+)
+_TAKEN = select(records.c.ref).where(records.c.ref.in_(bindparam("refs", expanding=True)))
+_PENDING = select(records.c.ref).where(records.c.status == "pending")
+_UNSHREDDED = select(records.c.ref).where(
+    records.c.status != "erased", records.c.ref.in_(bindparam("refs", expanding=True))
+)
+# "not erased", not "in (pending, held)": that one makes SQLite walk the status index (every
+# held record) instead of looking up the few references
+_HOLD = (
+    update(records)
+    .where(records.c.ref.in_(bindparam("refs", expanding=True)), records.c.status != "erased")
+    .values(status="held")
+)
+_CHUNK = 500  # references per IN list
 
 __all__ = ["VAULT_DIR", "Access", "PersonalData", "Sealed", "Vault", "access_statement"]
 
@@ -337,13 +366,10 @@ class Vault:
     @staticmethod
     def _hold(connection: Connection, held: list[str]) -> None:
         held = list(dict.fromkeys(held))
-        done = connection.execute(
-            update(records)
-            # "not erased", not "in (pending, held)": that one makes SQLite walk the status
-            # index (every held record) instead of looking up the few references
-            .where(records.c.ref.in_(held), records.c.status != "erased")
-            .values(status="held")
-        ).rowcount
+        done = sum(
+            connection.execute(_HOLD, {"refs": held[start : start + _CHUNK]}).rowcount
+            for start in range(0, len(held), _CHUNK)
+        )
         if done != len(held):
             raise StoreError(
                 f"{len(held) - done} recorded registrations have no record in the vault",
@@ -381,17 +407,11 @@ class Vault:
         ``put_pending`` to mark in its own transaction."""
         erased = list(erased)
         with self.engine.connect() as connection:
-            pending = list(
-                connection.execute(
-                    select(records.c.ref).where(records.c.status == "pending")
-                ).scalars()
-            )
+            pending = list(connection.execute(_PENDING).scalars())
             unshredded: list[str] = []
-            for start in range(0, len(erased), 500):
+            for start in range(0, len(erased), _CHUNK):
                 unshredded += connection.execute(
-                    select(records.c.ref).where(
-                        records.c.status != "erased", records.c.ref.in_(erased[start : start + 500])
-                    )
+                    _UNSHREDDED, {"refs": erased[start : start + _CHUNK]}
                 ).scalars()
         logged = [ref for ref in pending if registered(ref)]
         if logged and not defer:
@@ -465,18 +485,27 @@ class Vault:
 
     def submissions(self, ids: Iterable[str]) -> dict[str, str]:
         """Which of these intake submission ids are already in the vault, and as whom."""
-        wanted = list(dict.fromkeys(ids))
+        return self.lookup(ids, ())[0]
+
+    def lookup(self, ids: Iterable[str], refs: Iterable[str]) -> tuple[dict[str, str], set[str]]:
+        """``submissions(ids)`` and ``taken(refs)`` in one connection (none if both are
+        empty): what a batch of registrations asks first."""
+        ids, refs = list(dict.fromkeys(ids)), list(dict.fromkeys(refs))
         found: dict[str, str] = {}
+        taken: set[str] = set()
+        if not ids and not refs:
+            return found, taken
         with self.engine.connect() as connection:
-            for start in range(0, len(wanted), 500):
-                chunk = wanted[start : start + 500]
+            for start in range(0, len(ids), _CHUNK):
                 for sub, ref in connection.execute(
-                    select(records.c.submission_id, records.c.ref).where(
-                        records.c.submission_id.in_(chunk)
-                    )
+                    _SUBMISSIONS, {"ids": ids[start : start + _CHUNK]}
                 ):
                     found[str(sub)] = str(ref)
-        return found
+            for start in range(0, len(refs), _CHUNK):
+                taken.update(
+                    connection.execute(_TAKEN, {"refs": refs[start : start + _CHUNK]}).scalars()
+                )
+        return found, taken
 
     def refs(self) -> set[str]:
         with self.engine.connect() as connection:
@@ -484,16 +513,7 @@ class Vault:
 
     def taken(self, refs: Iterable[str]) -> set[str]:
         """Which of ``refs`` the vault already holds (in any state)."""
-        wanted = list(dict.fromkeys(refs))
-        found: set[str] = set()
-        with self.engine.connect() as connection:
-            for start in range(0, len(wanted), 500):
-                found.update(
-                    connection.execute(
-                        select(records.c.ref).where(records.c.ref.in_(wanted[start : start + 500]))
-                    ).scalars()
-                )
-        return found
+        return self.lookup((), refs)[1]
 
     def read(  # noqa: PLR0913 - who, what, why: each a keyword
         self,

@@ -20,7 +20,7 @@ import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import select
 
 from safepassage.app.demo import run_demo
@@ -37,6 +37,7 @@ from safepassage.app.persons import (
 )
 from safepassage.database import DATABASE_FILE, record_database, recorded_database
 from safepassage.errors import FormatError, RuleError, SignatureError, StoreError
+from safepassage.events.envelope import Event
 from safepassage.vault.crypto import commitment
 from safepassage.vault.schema import metadata, records
 from safepassage.vault.store import PersonalData, Vault, access_statement
@@ -438,3 +439,32 @@ def test_a_reference_held_only_by_a_pending_record_is_not_drawn_again(
     assert isinstance(answer, Registered)
     assert answer.ref != pending.ref
     assert vault.status(pending.ref) == "pending"  # untouched
+
+
+def test_a_registration_signed_here_is_not_verified_again_unless_the_key_differs(
+    opened: tuple[Operation, Vault], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server signs each registration with the actor's key and records it at once: its
+    signature is checked only if that key is not the one the log has for the actor."""
+    op, vault = opened
+    checked: list[str] = []
+    real = Event.verify
+
+    def counted(event: Event, public_key: bytes) -> None:
+        checked.append(event.id)
+        real(event, public_key)
+
+    monkeypatch.setattr(Event, "verify", counted)
+    [answer] = register_people(op, vault, [person("CANARY-SIGNED")], actor=REGISTRAR, at=AT)
+    assert isinstance(answer, Registered)
+    assert checked == []
+    stranger = Ed25519PrivateKey.generate()  # a key file that is not the key of record
+    monkeypatch.setattr(op.keys, "actor", lambda _actor: stranger)
+    [refused] = register_people(op, vault, [person("CANARY-STRANGER")], actor=REGISTRAR, at=AT)
+    assert isinstance(refused, RuleError)
+    assert (refused.field, refused.reason) == (
+        "sig",
+        "the signature is not icrc/registrar-1's over this event",
+    )
+    assert len(checked) == 1
+    assert op.log.size() == answer.receipt.index + 1  # nothing recorded for it

@@ -190,7 +190,8 @@ def register_people(  # noqa: PLR0913 - who, what, when, and how to commit
         vault.put_pending(sealed, held=logged)
         # on an exception the records stay pending: the next command settles them against
         # the log (held if their events got in, dropped if not)
-        results = op.submit_events(events)
+        public_key = key.public_key().public_bytes_raw()
+        results = op.submit_events(events, signed_here={e.id: public_key for e in events})
         if not lazy:
             held = [s.ref for s, r in zip(sealed, results, strict=True) if isinstance(r, Receipt)]
             refused = [s.ref for s, r in zip(sealed, results, strict=True)

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import rfc8785
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
@@ -159,9 +159,7 @@ def create_app(service: Service, *, public_url: str | None = None) -> FastAPI:  
     install(app)
     body_models: dict[str, type[BaseModel]] = {}
 
-    async def account_of(
-        credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
-    ) -> Account:
+    async def account_of(credentials: HTTPAuthorizationCredentials | None) -> Account:
         if credentials is None:
             raise _unauthenticated("send an account's token as `Authorization: Bearer <token>`")
         known, account = service.accounts.remembered(credentials.credentials)
@@ -174,7 +172,11 @@ def create_app(service: Service, *, public_url: str | None = None) -> FastAPI:  
         return account
 
     def allowed(roles: frozenset[Role]) -> Callable[..., Awaitable[Account]]:
-        async def check(request: Request, account: Account = Depends(account_of)) -> Account:
+        async def check(
+            request: Request,
+            credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
+        ) -> Account:
+            account = await account_of(credentials)  # a call, not a dependency: one level less
             if account.role not in roles:
                 raise ApiProblem(
                     403,
@@ -463,7 +465,7 @@ def create_app(service: Service, *, public_url: str | None = None) -> FastAPI:  
     )  # fmt: skip
     async def register(
         request: Request, account: Account = Depends(allowed(FIELD_STAFF))
-    ) -> m.RegistrationOut | JSONResponse:
+    ) -> m.RegistrationOut | Response:
         given = _body(m.RegistrationIn, await request.body())
         person = given.new_person()
         [answer] = await write(service.register([person], account.actor))
@@ -476,9 +478,9 @@ def create_app(service: Service, *, public_url: str | None = None) -> FastAPI:  
                                   already_registered=True).model_dump(),
                 status_code=200,
             )  # fmt: skip
-        return m.RegistrationOut(
-            person=answer.ref, index=answer.receipt.index, id=answer.receipt.id
-        )
+        out = m.RegistrationOut(person=answer.ref, index=answer.receipt.index, id=answer.receipt.id)
+        # the model's own JSON, not FastAPI's second validation of what it was just made from
+        return Response(out.model_dump_json(), status_code=201, media_type="application/json")
 
     # --- commands: one endpoint per kind of fact ---------------------------------------------
 

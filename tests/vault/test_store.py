@@ -468,3 +468,21 @@ def test_a_registration_signed_here_is_not_verified_again_unless_the_key_differs
     )
     assert len(checked) == 1
     assert op.log.size() == answer.receipt.index + 1  # nothing recorded for it
+
+
+def test_reading_the_vault_does_not_wait_for_a_writer(demo_template: Path, tmp_path: Path) -> None:
+    """SQLite: a read takes no write lock, so a registration in another process committing at
+    that moment holds it up for nothing (before, each read waited for the write lock)."""
+    shutil.copytree(demo_template, tmp_path / "op")
+    with Vault.open(tmp_path / "op") as vault:
+        writer = sqlite3.connect(tmp_path / "op" / "vault" / "vault.db", isolation_level=None)
+        writer.execute("BEGIN IMMEDIATE")  # another process, mid-write
+        try:
+            writer.execute("PRAGMA busy_timeout=0")
+            assert vault.lookup(["uuid:nobody"], ["P-NOBODY00001"]) == ({}, set())
+            assert vault.status("P-NOBODY00001") is None
+        finally:
+            writer.execute("ROLLBACK")
+            writer.close()
+        vault.put_pending([vault.seal("P-AFTERREAD01", person("CANARY").data)])
+        assert vault.status("P-AFTERREAD01") == "pending"  # writes still take the lock

@@ -58,7 +58,7 @@ from safepassage.database import (
 )
 from safepassage.errors import StoreError
 from safepassage.events.envelope import Event
-from safepassage.migrate import alembic_config, begin_immediate
+from safepassage.migrate import alembic_config, begin_immediate, reading
 from safepassage.operation.projection import (
     FAMILIES,
     Entity,
@@ -95,6 +95,7 @@ Position = tuple[int, str]
 _BATCH = 20_000
 Progress = Callable[[int], None]
 
+_POSITION = select(projection_state.c.log_size, projection_state.c.log_root)
 _ADVANCE = (
     update(projection_state)
     .where(projection_state.c.log_size == bindparam("expected"))
@@ -219,10 +220,8 @@ class Projections:
         """What the tables reflect, or ``None`` if they were never filled or are unreadable."""
         self._follow_rebuilds()
         try:
-            with self.engine.connect() as connection:
-                row = connection.execute(
-                    select(projection_state.c.log_size, projection_state.c.log_root)
-                ).first()
+            with reading(self.engine) as connection:
+                row = connection.execute(_POSITION).first()
         except SQLAlchemyError:
             return None  # damaged or half-dropped tables: the caller rebuilds them
         return None if row is None else (int(row[0]), str(row[1]))

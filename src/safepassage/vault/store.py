@@ -59,7 +59,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from safepassage import canonical
 from safepassage.database import VAULT_SCHEMA, database_for, ensure_schema, postgres_engine
 from safepassage.errors import FormatError, StoreError
-from safepassage.migrate import alembic_config, begin_immediate
+from safepassage.migrate import alembic_config, begin_immediate, reading
 from safepassage.vault.crypto import (
     DataKey,
     WrappedDataKey,
@@ -291,6 +291,9 @@ class Vault:
     def close(self) -> None:
         self.engine.dispose()
 
+    def _reading(self) -> Connection:
+        return reading(self.engine)
+
     def __enter__(self) -> Self:
         return self
 
@@ -406,7 +409,7 @@ class Vault:
         first). With ``defer``, the records to hold are returned instead, for the caller's next
         ``put_pending`` to mark in its own transaction."""
         erased = list(erased)
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             pending = list(connection.execute(_PENDING).scalars())
             unshredded: list[str] = []
             for start in range(0, len(erased), _CHUNK):
@@ -477,7 +480,7 @@ class Vault:
     # --- reading ------------------------------------------------------------------------------
 
     def status(self, ref: str) -> str | None:
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             found = connection.execute(
                 select(records.c.status).where(records.c.ref == ref)
             ).scalar()
@@ -495,7 +498,7 @@ class Vault:
         taken: set[str] = set()
         if not ids and not refs:
             return found, taken
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             for start in range(0, len(ids), _CHUNK):
                 for sub, ref in connection.execute(
                     _SUBMISSIONS, {"ids": ids[start : start + _CHUNK]}
@@ -508,7 +511,7 @@ class Vault:
         return found, taken
 
     def refs(self) -> set[str]:
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             return set(connection.execute(select(records.c.ref)).scalars())
 
     def taken(self, refs: Iterable[str]) -> set[str]:
@@ -561,7 +564,7 @@ class Vault:
         query = select(accesses).order_by(accesses.c.seq)
         if ref is not None:
             query = query.where(accesses.c.ref == ref)
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             rows = list(connection.execute(query))
         return [
             Access(
@@ -582,7 +585,7 @@ class Vault:
 
     def statuses(self) -> dict[str, str]:
         """Each reference the vault has a row for, and its status."""
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             return {
                 str(ref): str(status)
                 for ref, status in connection.execute(select(records.c.ref, records.c.status))

@@ -175,6 +175,14 @@ def bare(workdir: Path, database: str | None, each: int) -> dict[str, Any]:
         return _loads(base, "unused", each, pid)
 
 
+def steadiness() -> float:
+    """Seconds a fixed loop of Python takes now: this machine's speed drifts (a virtual machine
+    shares its cores), and the figures of one run are only comparable at one speed."""
+    start = time.perf_counter()
+    sum(i * i for i in range(10**7))
+    return time.perf_counter() - start
+
+
 def measure(workdir: Path, each: int, backends: list[str]) -> dict[str, Any]:
     workdir.mkdir(parents=True, exist_ok=True)
     saved = workdir / "server.json"
@@ -194,8 +202,10 @@ def measure(workdir: Path, each: int, backends: list[str]) -> dict[str, Any]:
                 bare_db = postgres.url(postgres.create_database())
             else:
                 ours_db = bare_db = None
+            loop = [steadiness()]
             peer, ours_ = bare(workdir, bare_db, each), ours(workdir, ours_db, each)
-            row = {"bare": peer["python"], "ours": ours_["python"]}
+            loop.append(steadiness())
+            row = {"bare": peer["python"], "ours": ours_["python"], "loop_seconds": loop}
             row["ratio"] = row["ours"]["rate"] / row["bare"]["rate"]
             if "wrk" in peer and "wrk" in ours_:
                 ratio = ours_["wrk"]["rate"] / peer["wrk"]["rate"]
@@ -264,6 +274,18 @@ def section(result: dict[str, Any], command: str, fuzz: dict[str, Any] | None) -
         (
             "Goal (issue 5): at least 0.5x the bare endpoint and 1,000 registrations/s at a p99 "
             f"under 100 ms. {_verdict(result)}"
+        ),
+        "",
+        (
+            "This machine's speed drifts (a virtual machine's shared cores): a fixed loop of "
+            "Python took "
+            + "; ".join(
+                f"{backend} {row['loop_seconds'][0]:.2f} s before and "
+                f"{row['loop_seconds'][1]:.2f} s after"
+                for backend, client, row in _rows(result)
+                if client == "Python threads" and "loop_seconds" in row
+            )
+            + " (at other times of the same day, 0.63 to 0.94 s). Compare figures within a run."
         ),
         "",
         (

@@ -15,12 +15,14 @@ import threading
 import time
 from abc import abstractmethod
 from collections.abc import Callable, Sequence
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from safepassage.errors import StoreError
 from safepassage.ledger.store import MAX_ENTRY_BYTES, LogStore
 
-__all__ = ["GroupCommitStore", "GroupCommitter", "entries_tuple"]
+__all__ = ["GroupCommitStore", "GroupCommitter", "entries_tuple", "gather"]
+
+_T = TypeVar("_T")
 
 _BATCH_LIMIT: Final = 8192  # entries per transaction: bounds one commit's latency and memory
 # Longest the writer waits for callers it just answered to come back: a fraction of one fsync.
@@ -151,21 +153,8 @@ class GroupCommitter:
         callers just answered (PostgreSQL's commit_delay idea) lets one commit carry all N. A
         lone appender (expected == 1) never waits.
         """
-        batch, count = [first], len(first.entries)
-        deadline = time.monotonic() + _GATHER_SECONDS if expected > 1 else 0.0
-        while count < _BATCH_LIMIT:
-            try:
-                if len(batch) < expected and (wait := deadline - time.monotonic()) > 0:
-                    more = self._queue.get(timeout=wait)
-                else:
-                    more = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if more is None:
-                return batch, True
-            batch.append(more)
-            count += len(more.entries)
-        return batch, False
+        return gather(self._queue, first, expected=expected, seconds=_GATHER_SECONDS,
+                      weight=lambda r: len(r.entries), limit=_BATCH_LIMIT)  # fmt: skip
 
     def _commit(self, batch: list[_Request]) -> None:
         try:
@@ -198,6 +187,35 @@ class GroupCommitter:
         for loop, requests in by_loop.items():
             with contextlib.suppress(RuntimeError):  # that loop is closed: nobody is waiting
                 loop.call_soon_threadsafe(_settle, requests)
+
+
+def gather(  # noqa: PLR0913 - the queue, the first item, and how long and how much to take
+    waiting: queue.SimpleQueue[_T | None],
+    first: _T,
+    *,
+    expected: int,
+    seconds: float,
+    weight: Callable[[_T], int],
+    limit: int,
+) -> tuple[list[_T], bool]:
+    """``first`` and what is queued behind it, up to ``limit`` (by ``weight``); when the last
+    batch answered ``expected`` > 1 callers, wait up to ``seconds`` for as many to come back.
+    Returns the batch and whether the stop mark (``None``) was taken."""
+    batch, count = [first], weight(first)
+    deadline = time.monotonic() + seconds if expected > 1 else 0.0
+    while count < limit:
+        try:
+            if len(batch) < expected and (wait := deadline - time.monotonic()) > 0:
+                more = waiting.get(timeout=wait)
+            else:
+                more = waiting.get_nowait()
+        except queue.Empty:
+            break
+        if more is None:
+            return batch, True
+        batch.append(more)
+        count += weight(more)
+    return batch, False
 
 
 def entries_tuple(entries: Sequence[bytes], max_bytes: int) -> tuple[bytes, ...]:

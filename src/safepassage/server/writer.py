@@ -22,7 +22,6 @@ import queue
 import signal
 import sys
 import threading
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from safepassage.app.persons import (
 )
 from safepassage.errors import SafepassageError, StoreError
 from safepassage.events.envelope import Event
+from safepassage.ledger.groupcommit import gather
 from safepassage.vault.store import Vault
 
 __all__ = ["Writer", "WriterProcess", "WriterStoppedError", "cosign_as"]
@@ -152,20 +152,8 @@ class Writer:
         up to ``_GATHER_SECONDS`` for them makes fewer, larger batches: less work per
         registration, for the price of a few milliseconds. A lone request never waits.
         """
-        batch: list[_Job] = [first]
-        deadline = time.monotonic() + _GATHER_SECONDS if expected > 1 else 0.0
-        while len(batch) < _MAX_JOBS:
-            try:
-                if len(batch) < expected and (wait := deadline - time.monotonic()) > 0:
-                    more = self._jobs.get(timeout=wait)
-                else:
-                    more = self._jobs.get_nowait()
-            except queue.Empty:
-                break
-            if more is None:
-                return batch, True
-            batch.append(more)
-        return batch, False
+        return gather(self._jobs, first, expected=expected, seconds=_GATHER_SECONDS,
+                      weight=lambda _: 1, limit=_MAX_JOBS)  # fmt: skip
 
     def _do(self, run: list[_Job]) -> None:
         first = run[0]

@@ -69,9 +69,15 @@ class Service:
     def register(
         self, people: Sequence[NewPerson], actor: str
     ) -> Future[list[Registered | AlreadyImported | SafepassageError]]:
-        """Register ``people``: their personal data sealed here (``sealed_ahead``), the rest by
-        the writer process. ``StoreError`` at once if the operation has no vault."""
-        if self.vault is not None:
+        """Register ``people`` through the writer process. ``StoreError`` at once if the
+        operation has no vault.
+
+        Where their personal data is sealed depends on where the operation's data is, as
+        measured (``docs/benchmarks.md``): on PostgreSQL the writer spends its batches waiting
+        on round trips, so the HTTP process seals (``sealed_ahead``) and the writer only checks,
+        signs and records; on SQLite sealing costs less in the writer, a batch at a time, than
+        here between requests, and the writer seals."""
+        if self.vault is not None and self.op.database is not None:
             people = [sealed_ahead(self.vault, person) for person in people]
         return self.writer.register(people, actor)
 

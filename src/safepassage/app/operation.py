@@ -236,7 +236,7 @@ class Operation:
         signed_here = signed_here or {}
         with self._lock:
             self._catch_up()
-            first = self.log.size()
+            first = self.state.events  # the log's size as just read (a race shows at the append)
             accepted: list[tuple[int, Event]] = []
             answers: list[Receipt | SafepassageError] = []
             try:
@@ -309,14 +309,16 @@ class Operation:
         The event is recorded whatever happens here: if the database refuses, the tables stay
         behind and the next event (or the next open) catches them up from the log.
         """
-        size = max(self.log.size(), appended[-1][0] + 1)
+        end = appended[-1][0] + 1
         try:
-            if self._projected == appended[0][0] and size == appended[-1][0] + 1:
-                # where this process left them: advance without reading their position first
-                at_root = (size, self.log.store.root(size).hex())
+            if self._projected == appended[0][0]:
+                # where this process left them: advance to what the state holds without reading
+                # their position (nor the log's size) first
+                at_root = (end, self.log.store.root(end).hex())
                 if self.projections.apply(self.state, appended, at_root, expected=self._projected):
-                    self._projected = size
+                    self._projected = end
                     return
+            size = max(self.log.size(), end)
             at = self.projections.position()
             if at is None or at[0] >= size:
                 return  # unreadable (the next open rebuilds), or already caught up elsewhere

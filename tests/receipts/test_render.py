@@ -48,7 +48,7 @@ QR = zxingcpp.BarcodeFormat.QRCode
 
 def test_the_qr_code_scans_to_the_payload(written: tuple[Receipt, Path, Path]) -> None:
     receipt, pdf, png = written
-    # QR codes only: a line of the receipt's text can read as a linear barcode by chance
+    # QR codes only: one run found a second barcode, of some other format, in this image
     [code] = zxingcpp.read_barcodes(Image.open(png), formats=QR)
     assert code.text == receipt.to_payload()
     # the QR code printed on the page too

@@ -400,6 +400,31 @@ def test_tables_set_back_behind_a_writers_back_are_caught_up_not_skipped(
         assert op.projections.dump() == kept
 
 
+def test_an_append_by_another_process_just_before_ours_is_projected_at_the_logs_indices(
+    tmp_dir: Path, database: str | None
+) -> None:
+    """Another process appends between this one's catch-up and its append, and has not
+    projected yet: this one's events are projected at the indices the log gave them, not at
+    the ones it had counted on (found by review: the tables then stayed wrong until reopened)."""
+    with new_operation(tmp_dir, EVENTS[:12], database) as op, Operation.open(tmp_dir) as other:
+        real = op.log.append_batch
+
+        def racing(entries: list[bytes]) -> int:
+            other.log.append_batch([EVENTS[12].raw])  # appended, not (yet) projected
+            op.log.append_batch = real  # type: ignore[method-assign]
+            return real(entries)
+
+        op.log.append_batch = racing  # type: ignore[method-assign]
+        assert op.submit_events([EVENTS[13]]) == [Receipt(13, EVENTS[13].id)]
+        assert op.projections.position() == (14, op.log.store.root(14).hex())
+        for event in EVENTS[14:17]:
+            op.submit_event(event)
+        assert op.projections.position() == (17, op.log.store.root(17).hex())
+        kept = op.projections.dump()
+        op.rebuild()
+        assert op.projections.dump() == kept
+
+
 def test_a_projections_file_that_is_not_a_database_is_set_aside(tmp_dir: Path) -> None:  # SQLite
     with new_operation(tmp_dir, EVENTS) as op:
         expected = op.projections.dump()

@@ -423,7 +423,7 @@ def test_a_batch_asks_the_vault_which_submissions_and_references_it_holds(
     assert known == {"sub-0": held[0].ref, "sub-2": held[2].ref}
     assert taken == {held[1].ref, held[2].ref}
     assert vault.lookup([], []) == ({}, set())
-    assert vault.submissions(["sub-1"]) == {"sub-1": held[1].ref}
+    assert vault.lookup(["sub-1"], [])[0] == {"sub-1": held[1].ref}
     assert vault.taken([*unknown[:10], held[0].ref]) == {held[0].ref}
 
 

@@ -265,6 +265,9 @@ class Operation:
                     Receipt(self._ids[a.id], a.id, a.duplicate) if isinstance(a, Receipt) else a
                     for a in answers
                 ]
+                # and project them at the log's indices, from wherever the tables really are
+                accepted = [(self._ids[event.id], event) for _, event in accepted]
+                self._projected = None
             except BaseException:
                 self._refold()  # the state took events the log did not: forget them
                 raise

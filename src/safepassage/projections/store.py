@@ -347,8 +347,8 @@ class Projections:
     def _advance(connection: Connection, expected: int, position: Position) -> bool:
         """Move the position from ``expected`` to ``position``; whether it stood there."""
         size, root = position
-        return bool(connection.execute(_ADVANCE, {"expected": expected, "size": size,
-                                                  "root": root}).rowcount == 1)  # fmt: skip
+        done = connection.execute(_ADVANCE, {"expected": expected, "size": size, "root": root})
+        return done.rowcount == 1
 
     @staticmethod
     def _set_position(connection: Connection, position: Position) -> None:

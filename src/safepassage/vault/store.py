@@ -291,9 +291,6 @@ class Vault:
     def close(self) -> None:
         self.engine.dispose()
 
-    def _reading(self) -> Connection:
-        return reading(self.engine)
-
     def __enter__(self) -> Self:
         return self
 
@@ -409,7 +406,7 @@ class Vault:
         first). With ``defer``, the records to hold are returned instead, for the caller's next
         ``put_pending`` to mark in its own transaction."""
         erased = list(erased)
-        with self._reading() as connection:
+        with reading(self.engine) as connection:
             pending = list(connection.execute(_PENDING).scalars())
             unshredded: list[str] = []
             for start in range(0, len(erased), _CHUNK):
@@ -480,25 +477,22 @@ class Vault:
     # --- reading ------------------------------------------------------------------------------
 
     def status(self, ref: str) -> str | None:
-        with self._reading() as connection:
+        with reading(self.engine) as connection:
             found = connection.execute(
                 select(records.c.status).where(records.c.ref == ref)
             ).scalar()
         return None if found is None else str(found)
 
-    def submissions(self, ids: Iterable[str]) -> dict[str, str]:
-        """Which of these intake submission ids are already in the vault, and as whom."""
-        return self.lookup(ids, ())[0]
-
     def lookup(self, ids: Iterable[str], refs: Iterable[str]) -> tuple[dict[str, str], set[str]]:
-        """``submissions(ids)`` and ``taken(refs)`` in one connection (none if both are
-        empty): what a batch of registrations asks first."""
+        """Which of the intake submission ids ``ids`` the vault already holds, and as whom, and
+        which of ``refs`` it holds (in any state): in one connection (none if both are empty),
+        what a batch of registrations asks first."""
         ids, refs = list(dict.fromkeys(ids)), list(dict.fromkeys(refs))
         found: dict[str, str] = {}
         taken: set[str] = set()
         if not ids and not refs:
             return found, taken
-        with self._reading() as connection:
+        with reading(self.engine) as connection:
             for start in range(0, len(ids), _CHUNK):
                 for sub, ref in connection.execute(
                     _SUBMISSIONS, {"ids": ids[start : start + _CHUNK]}
@@ -511,7 +505,7 @@ class Vault:
         return found, taken
 
     def refs(self) -> set[str]:
-        with self._reading() as connection:
+        with reading(self.engine) as connection:
             return set(connection.execute(select(records.c.ref)).scalars())
 
     def taken(self, refs: Iterable[str]) -> set[str]:
@@ -564,7 +558,7 @@ class Vault:
         query = select(accesses).order_by(accesses.c.seq)
         if ref is not None:
             query = query.where(accesses.c.ref == ref)
-        with self._reading() as connection:
+        with reading(self.engine) as connection:
             rows = list(connection.execute(query))
         return [
             Access(
@@ -585,7 +579,7 @@ class Vault:
 
     def statuses(self) -> dict[str, str]:
         """Each reference the vault has a row for, and its status."""
-        with self._reading() as connection:
+        with reading(self.engine) as connection:
             return {
                 str(ref): str(status)
                 for ref, status in connection.execute(select(records.c.ref, records.c.status))

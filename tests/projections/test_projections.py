@@ -67,6 +67,13 @@ def projections_sql(directory: Path, database: str | None, statement: str) -> No
             pg.execute(statement)  # type: ignore[arg-type]
 
 
+def assert_as_rebuilt(op: Operation) -> None:
+    """The tables kept event by event are the ones a rebuild from the log gives."""
+    kept = op.projections.dump()
+    op.rebuild()
+    assert op.projections.dump() == kept
+
+
 @pytest.fixture
 def tmp_dir() -> Iterator[Path]:
     with tempfile.TemporaryDirectory() as name:
@@ -234,9 +241,7 @@ def test_a_database_failure_does_not_undo_a_recorded_event(
         monkeypatch.setattr(op.projections, "apply", real)
         op.submit_event(EVENTS[21])  # the entry that waited goes with this one
         assert op.projections.position()[0] == 22  # type: ignore[index]
-        kept = op.projections.dump()
-        op.rebuild()
-        assert op.projections.dump() == kept
+        assert_as_rebuilt(op)
 
 
 def test_a_batch_records_what_passes_and_names_what_does_not(
@@ -377,9 +382,7 @@ def test_an_append_by_another_process_is_answered_with_the_logs_indices(
         single = op.submit_event(EVENTS[20])
         assert single == Receipt(20, EVENTS[20].id)
         assert op.projections.position() == (21, op.log.store.root(21).hex())
-        kept = op.projections.dump()
-        op.rebuild()
-        assert op.projections.dump() == kept
+        assert_as_rebuilt(op)
 
 
 def test_tables_set_back_behind_a_writers_back_are_caught_up_not_skipped(
@@ -395,9 +398,7 @@ def test_tables_set_back_behind_a_writers_back_are_caught_up_not_skipped(
         assert op.projections.position()[0] == 9  # type: ignore[index]  # refused: unchanged
         op.submit_event(EVENTS[12])
         assert op.projections.position() == (13, op.log.store.root(13).hex())
-        kept = op.projections.dump()
-        op.rebuild()
-        assert op.projections.dump() == kept
+        assert_as_rebuilt(op)
 
 
 def test_an_append_by_another_process_just_before_ours_is_projected_at_the_logs_indices(
@@ -420,9 +421,7 @@ def test_an_append_by_another_process_just_before_ours_is_projected_at_the_logs_
         for event in EVENTS[14:17]:
             op.submit_event(event)
         assert op.projections.position() == (17, op.log.store.root(17).hex())
-        kept = op.projections.dump()
-        op.rebuild()
-        assert op.projections.dump() == kept
+        assert_as_rebuilt(op)
 
 
 def test_a_projections_file_that_is_not_a_database_is_set_aside(tmp_dir: Path) -> None:  # SQLite

@@ -6,6 +6,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from sqlalchemy import bindparam, text
 from sqlalchemy.engine import make_url
 
 from safepassage.database import (
@@ -13,13 +14,16 @@ from safepassage.database import (
     check_schema,
     check_url,
     database_for,
+    ensure_schema,
     is_postgresql,
+    postgres_engine,
     record_database,
     recorded_database,
     redacted,
     sqlalchemy_url,
 )
 from safepassage.errors import StoreError
+from safepassage.ledger.postgres import PostgresLogStore
 
 URL = "postgresql://ops@db.example.org:5432/azovstal"
 
@@ -117,3 +121,40 @@ def test_a_damaged_record_is_an_error_not_sqlite(tmp_path: Path) -> None:
     with pytest.raises(StoreError) as err:
         recorded_database(tmp_path)
     assert err.value.field == str(tmp_path / DATABASE_FILE)
+
+
+def test_a_statement_run_again_is_planned_for_the_rows_it_meets(postgres_url: str) -> None:
+    """A lookup run batch after batch is planned each time, never with a plan kept from when
+    the table was small (PostgreSQL's default switches to one after five runs): a writer's key
+    lookups went on scanning a growing table, and PostgreSQL spent most of its time there."""
+    engine = postgres_engine(postgres_url, "planning")
+    try:
+        with engine.begin() as connection:
+            ensure_schema(connection, "planning")
+            connection.exec_driver_sql("CREATE TABLE records (ref text PRIMARY KEY)")
+            connection.exec_driver_sql("INSERT INTO records VALUES ('P-1')")
+        lookup = text("SELECT ref FROM records WHERE ref IN :refs").bindparams(
+            bindparam("refs", expanding=True)
+        )
+        with engine.connect() as connection:
+            for n in range(12):  # psycopg prepares it from its fifth run on
+                connection.execute(lookup, {"refs": [f"P-{n}", "P-1"]}).all()
+            generic, custom = connection.exec_driver_sql(
+                "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+                " WHERE starts_with(statement, 'SELECT ref FROM records')"
+            ).one()
+        assert (generic, custom) == (0, custom)
+        assert custom >= 5
+    finally:
+        engine.dispose()
+
+
+def test_the_log_stores_connections_are_planned_the_same_way(postgres_url: str) -> None:
+    store = PostgresLogStore.create(postgres_url, "example.org/log")
+    try:
+        store.append(b"entry")
+        for conn in (store._reader(), store._writer()):  # noqa: SLF001 - its two sessions
+            row = conn.execute("SHOW plan_cache_mode").fetchone()
+            assert row == ("force_custom_plan",)
+    finally:
+        store.close()

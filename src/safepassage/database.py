@@ -32,6 +32,7 @@ __all__ = [
     "DATABASE_FILE",
     "LOG_SCHEMA",
     "PROJECTIONS_SCHEMA",
+    "SESSION_SETTINGS",
     "VAULT_SCHEMA",
     "check_schema",
     "check_url",
@@ -181,9 +182,18 @@ def sqlalchemy_url(url: str) -> str:
     return make_url(url).set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
 
 
+SESSION_SETTINGS: Final = "SET plan_cache_mode = force_custom_plan"
+"""Set on every PostgreSQL connection safepassage opens. A statement run again and again
+(psycopg prepares it from its fifth run) would otherwise keep the plan PostgreSQL made when its
+tables were small: an operation's tables start empty and grow by thousands of rows a minute, so
+a key lookup planned as a scan of a few pages went on scanning the whole table until the next
+``ANALYZE``. Planned for each run, it uses the index as soon as the table is worth it."""
+
+
 def postgres_engine(url: str, schema: str) -> Engine:
     """A SQLAlchemy engine on PostgreSQL whose connections see only ``schema`` (their
-    ``search_path``): unqualified names, Alembic's version table included, live there.
+    ``search_path``): unqualified names, Alembic's version table included, live there; with
+    ``SESSION_SETTINGS``.
 
     The caller creates the schema (``CREATE SCHEMA IF NOT EXISTS``) before making tables.
     """
@@ -198,6 +208,7 @@ def postgres_engine(url: str, schema: str) -> Engine:
         dbapi_connection.autocommit = True
         with dbapi_connection.cursor() as cursor:
             cursor.execute(f'SET search_path TO "{schema}"')
+            cursor.execute(SESSION_SETTINGS)
         dbapi_connection.autocommit = autocommit
 
     event.listen(engine, "connect", search_path, insert=True)

@@ -26,7 +26,13 @@ import psycopg
 from psycopg import pq
 from psycopg.rows import TupleRow
 
-from safepassage.database import LOG_SCHEMA, check_schema, is_postgresql, redacted
+from safepassage.database import (
+    LOG_SCHEMA,
+    SESSION_SETTINGS,
+    check_schema,
+    is_postgresql,
+    redacted,
+)
 from safepassage.errors import StoreError
 from safepassage.ledger import merkle
 from safepassage.ledger.groupcommit import GroupCommitStore, GroupCommitter
@@ -89,10 +95,11 @@ def _statements(schema: str) -> dict[str, str]:
 def _connect(url: str, *, readonly: bool, autocommit: bool) -> _Conn:
     try:
         conn = psycopg.connect(url, autocommit=autocommit)
+        conn.execute(SESSION_SETTINGS)
         if readonly:  # for the whole session: autocommit statements included
             conn.execute("SET default_transaction_read_only = on")
-            if not autocommit:
-                conn.commit()
+        if not autocommit:
+            conn.commit()  # the settings hold for the session, not only this transaction
     except psycopg.Error as exc:
         raise StoreError(f"cannot connect to {redacted(url)}: {exc}", field="store") from exc
     return conn

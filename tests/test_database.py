@@ -153,7 +153,7 @@ def test_the_log_stores_connections_are_planned_the_same_way(postgres_url: str) 
     store = PostgresLogStore.create(postgres_url, "example.org/log")
     try:
         store.append(b"entry")
-        for conn in (store._reader(), store._writer()):  # noqa: SLF001 - its two sessions
+        for conn in (store._reader(), store._writer()):  # its two sessions
             row = conn.execute("SHOW plan_cache_mode").fetchone()
             assert row == ("force_custom_plan",)
     finally:

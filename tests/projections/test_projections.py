@@ -583,14 +583,6 @@ def test_tables_of_the_first_migration_are_migrated_and_rebuilt(
             assert compare_metadata(MigrationContext.configure(conn), metadata) == []
 
 
-def test_a_naive_time_is_never_stored() -> None:
-    from safepassage.projections.store import _sqlite_utc_text  # noqa: PLC0415
-
-    with pytest.raises(ValueError, match="time zone"):
-        _sqlite_utc_text(datetime(2022, 5, 6, 15, 35))  # noqa: DTZ001 - the point of the test
-    assert _sqlite_utc_text(datetime(2022, 5, 6, 15, 35, tzinfo=UTC)) == "2022-05-06 15:35:00+00:00"
-
-
 def test_the_projections_commit_without_a_flush_while_the_log_stays_durable(
     tmp_path: Path, database: str | None
 ) -> None:

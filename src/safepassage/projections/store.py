@@ -19,14 +19,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
-import operator
 import os
 import pickle
 import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
@@ -35,9 +33,7 @@ from alembic.config import Config
 from sqlalchemy import (
     Connection,
     Delete,
-    Dialect,
     Engine,
-    Table,
     bindparam,
     create_engine,
     delete,
@@ -48,8 +44,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
-from sqlalchemy.types import TypeEngine
 
+from safepassage.bulk import insert_rows
 from safepassage.database import (
     PROJECTIONS_SCHEMA,
     ensure_schema,
@@ -72,7 +68,6 @@ from safepassage.operation.projection import (
 from safepassage.operation.state import OperationState
 from safepassage.projections.schema import (
     TABLES,
-    UtcDateTime,
     events,
     metadata,
     projection_state,
@@ -253,7 +248,7 @@ class Projections:
                 connection.rollback()
                 return False
             if entries:
-                _bulk_insert(connection, events, [event_row(i, ev) for i, ev in entries])
+                insert_rows(connection, events, [event_row(i, ev) for i, ev in entries])
             self._replace(connection, state, entities)
         return True
 
@@ -341,7 +336,7 @@ class Projections:
             for start in range(0, len(keys), 500):
                 connection.execute(statement, {"keys": keys[start : start + 500]})
         for table, rows in inserts.items():
-            _bulk_insert(connection, TABLES[table], rows)
+            insert_rows(connection, TABLES[table], rows)
 
     @staticmethod
     def _advance(connection: Connection, expected: int, position: Position) -> bool:
@@ -355,68 +350,6 @@ class Projections:
         size, root = position
         connection.execute(delete(projection_state))
         connection.execute(insert(projection_state).values(id=1, log_size=size, log_root=root))
-
-
-def _bulk_insert(connection: Connection, table: Table, rows: list[Row]) -> None:
-    """Insert rows straight through the driver's ``executemany``: every insert of the tables.
-
-    The statement is compiled once for the dialect, and values go through each column type's
-    own bind processing (times to UTC and the dialect's form), without the per-row work a Core
-    ``insert`` does on top.
-    """
-    if not rows:
-        return
-    sql, order, positional, process = _insert_plan(connection.dialect, table, tuple(rows[0]))
-    if len(order) == 1:
-        values: list[Any] = [[row[order[0]]] for row in rows]
-    else:
-        pick = operator.itemgetter(*order)
-        values = [list(pick(row)) for row in rows] if process else [pick(row) for row in rows]
-    for position, p in process:
-        for value in values:
-            value[position] = p(value[position])
-    if not positional:
-        values = [dict(zip(order, value, strict=True)) for value in values]
-    elif process or len(order) == 1:
-        values = [tuple(value) for value in values]
-    connection.exec_driver_sql(sql, values)
-
-
-_Plan = tuple[str, list[str], bool, list[tuple[int, Callable[[Any], Any]]]]
-
-
-@functools.lru_cache(maxsize=256)  # a few shapes per table and engine
-def _insert_plan(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> _Plan:
-    """The insert of ``columns`` into ``table`` compiled for ``dialect``, the order its values
-    go in, whether they go by position, and each value's bind processing: worked out once per
-    statement (a server's writer inserts the same few shapes of rows thousands of times)."""
-    compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
-    order = list(compiled.positiontup or []) if compiled.positional else list(columns)
-    sqlite = dialect.name == "sqlite"
-    process = [
-        (position, p)
-        for position, name in enumerate(order)
-        if (p := _processor(table.c[name].type, dialect, sqlite=sqlite)) is not None
-    ]
-    return str(compiled), order, bool(compiled.positional), process
-
-
-def _processor(
-    type_: TypeEngine[Any], dialect: Dialect, *, sqlite: bool
-) -> Callable[[Any], Any] | None:
-    if sqlite and isinstance(type_, UtcDateTime):
-        return _sqlite_utc_text
-    return type_.bind_processor(dialect)
-
-
-def _sqlite_utc_text(value: datetime | None) -> str | None:
-    """What ``UtcDateTime`` and the sqlite3 module together store, in one step: the UTC time
-    in ISO form (``2022-05-06 15:35:00+00:00``), read back by the same column type."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ValueError("a naive time cannot be stored; it must carry a time zone")
-    return value.astimezone(UTC).isoformat(" ")
 
 
 def _batches(entries: Iterable[_T]) -> Iterator[list[_T]]:
@@ -461,7 +394,7 @@ def _fill_events(
     for batch in _batches(entries):
         for _, ev in batch:
             state.apply(ev)
-        _bulk_insert(connection, events, [event_row(index, ev) for index, ev in batch])
+        insert_rows(connection, events, [event_row(index, ev) for index, ev in batch])
         done += len(batch)
         if progress is not None:
             progress(done)
@@ -474,7 +407,7 @@ def _fill_entities(connection: Connection, state: OperationState, position: Posi
         for table, table_rows in entity_rows(state, entity).items():
             by_table.setdefault(table, []).extend(table_rows)
     for table, table_rows in by_table.items():
-        _bulk_insert(connection, TABLES[table], table_rows)
+        insert_rows(connection, TABLES[table], table_rows)
     Projections._set_position(connection, position)  # noqa: SLF001 - same module
 
 
@@ -486,7 +419,7 @@ def _write_event_rows(building: Path, reader: EntryReader) -> None:
         (by_id,) = (index for index in events.indexes if index.name == "ix_events_id")
         by_id.drop(connection)
         for batch in _batches(reader()):
-            _bulk_insert(connection, events, [logged_event_row(i, raw) for i, raw in batch])
+            insert_rows(connection, events, [logged_event_row(i, raw) for i, raw in batch])
         by_id.create(connection)
     _fsync(building)  # while the other process still folds: less left to sync at the swap
 

@@ -57,6 +57,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 
 from safepassage import canonical
+from safepassage.bulk import insert_rows
 from safepassage.database import VAULT_SCHEMA, database_for, ensure_schema, postgres_engine
 from safepassage.errors import FormatError, StoreError
 from safepassage.migrate import alembic_config, begin_immediate, reading
@@ -349,8 +350,7 @@ class Vault:
         with self._write() as connection:
             if held:
                 self._hold(connection, held)
-            if rows:
-                connection.execute(insert(records), rows)
+            insert_rows(connection, records, rows)
 
     def confirm(self, held: Iterable[str], dropped: Iterable[str] = ()) -> None:
         """Their events are in the log (``held``), or were refused (``dropped``: deleted)."""

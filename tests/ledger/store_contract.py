@@ -81,6 +81,27 @@ class StoreContract:
                 assert cproof == merkle.consistency_proof(leaves[:size], size1)
                 merkle.verify_consistency(size1, size, cproof, store.root(size1), store.root(size))
 
+    def test_the_root_just_committed_is_known_without_reading(
+        self, make_store: MakeStore, reopen: Reopen, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        with make_store() as store:
+            items = [_data(i) for i in range(11)]
+            store.append_batch(items[:4])
+            store.append_batch(items[4:])
+            expected = merkle.root([merkle.leaf_hash(x) for x in items])
+
+            def no_read(*_: object) -> None:
+                raise AssertionError("read the database")
+
+            with monkeypatch.context() as m:
+                m.setattr(store, "size", no_read)
+                m.setattr(store, "nodes", no_read)
+                assert store.root(11) == expected  # what a writer asks right after appending
+            with reopen(store) as other:  # another process appends: this one reads again
+                other.append(_data(11))
+            assert store.root(12) == merkle.root([merkle.leaf_hash(_data(i)) for i in range(12)])
+            assert store.root(4) == merkle.root([merkle.leaf_hash(x) for x in items[:4]])
+
     def test_concurrent_appenders_never_share_an_index(self, make_store: MakeStore) -> None:
         with make_store() as store:
             got: dict[int, bytes] = {}

@@ -396,6 +396,7 @@ class PostgresLogStore(GroupCommitStore):
                     raise StoreError(f"append failed: {exc}", field="store") from exc
                 raise
             self._frontier = frontier
+            self._committed = (frontier.size, frontier.root())
             return starts
 
     def _read_frontier(self, conn: _Conn, size: int) -> Frontier:

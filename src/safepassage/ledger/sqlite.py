@@ -318,6 +318,7 @@ class SqliteLogStore(GroupCommitStore):
                 raise StoreError(f"append failed: {exc}", field="store") from exc
             raise
         self._frontier = frontier
+        self._committed = (frontier.size, frontier.root())
         return starts
 
     def _read_frontier(self, conn: sqlite3.Connection, size: int) -> Frontier:

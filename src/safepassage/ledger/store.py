@@ -191,8 +191,15 @@ class LogStore(ABC):
     def _fetch(self, ids: list[merkle.NodeId]) -> Mapping[merkle.NodeId, bytes]:
         return self.nodes(ids)
 
+    _committed: tuple[int, bytes] | None = None
+    """The size and root at this store's own last commit (backends set it): a writer asks for
+    that root right after appending, and it is known without reading anything."""
+
     def root(self, size: int | None = None) -> bytes:
         """The tree hash at ``size`` (default: now), from O(log n) stored subtrees."""
+        committed = self._committed
+        if committed is not None and size == committed[0]:
+            return committed[1]  # a size once committed has this root for ever
         size = self._size_at(size)
         if size == 0:
             return merkle.EMPTY_ROOT

@@ -29,6 +29,7 @@ from safepassage.app.persons import (
     AlreadyImported,
     NewPerson,
     Registered,
+    Unsettled,
     erase_person,
     read_person,
     register_people,
@@ -239,6 +240,79 @@ def test_a_party_liaison_cannot_register(opened: tuple[Operation, Vault]) -> Non
     with pytest.raises(RuleError) as err:
         register_people(op, vault, [person("X-CANARY")], actor="russia/liaison", at=AT)
     assert err.value.field == "actor"
+
+
+def _statuses(vault: Vault, refs: list[str]) -> dict[str, str | None]:
+    return {ref: vault.status(ref) for ref in refs}
+
+
+def test_a_lazy_batch_settles_the_last_one_without_reading_what_is_pending(
+    opened: tuple[Operation, Vault], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server's writer leaves each batch pending and notes what to hold and what to drop;
+    the next batch does both in its own transaction, and never lists the pending records."""
+    op, vault = opened
+    lazy = Unsettled()
+    first = register_people(
+        op, vault, [person("CANARY-L1"), person("CANARY-L2", destination="azovstal")],
+        actor=REGISTRAR, at=AT, lazy=lazy,
+    )  # fmt: skip
+    assert isinstance(first[0], Registered)
+    assert isinstance(first[1], RuleError)
+    [refused] = [r for r in vault.refs() if vault.status(r) == "pending" and r != first[0].ref]
+    assert _statuses(vault, [first[0].ref, refused]) == {
+        first[0].ref: "pending",
+        refused: "pending",
+    }
+    assert (lazy.held, lazy.dropped, lazy.known) == ([first[0].ref], [refused], True)
+
+    def listed(*_: object, **__: object) -> None:
+        raise AssertionError("listed the pending records")
+
+    monkeypatch.setattr(Vault, "settle", listed)
+    [second] = register_people(op, vault, [person("CANARY-L3")], actor=REGISTRAR, at=AT, lazy=lazy)
+    assert isinstance(second, Registered)
+    assert _statuses(vault, [first[0].ref, refused, second.ref]) == {
+        first[0].ref: "held",
+        refused: None,  # its event was refused: dropped
+        second.ref: "pending",
+    }
+    monkeypatch.undo()
+    settle(op, vault)  # what the writer does when it stops
+    assert vault.status(second.ref) == "held"
+
+
+def test_a_lazy_batch_after_one_that_failed_reads_the_vault(
+    opened: tuple[Operation, Vault], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    op, vault = opened
+    lazy = Unsettled()
+    register_people(op, vault, [person("CANARY-F1")], actor=REGISTRAR, at=AT, lazy=lazy)
+    with monkeypatch.context() as m:
+        m.setattr(op.log, "append_batch", lambda _: (_ for _ in ()).throw(StoreError("down")))
+        with pytest.raises(StoreError):
+            register_people(op, vault, [person("CANARY-F2")], actor=REGISTRAR, at=AT, lazy=lazy)
+    assert not lazy.known  # the next batch cannot trust what was noted
+    [third] = register_people(op, vault, [person("CANARY-F3")], actor=REGISTRAR, at=AT, lazy=lazy)
+    assert isinstance(third, Registered)
+    pending = [r for r in vault.refs() if vault.status(r) == "pending"]
+    assert pending == [third.ref]  # the first held, the failed batch's record dropped
+
+
+def test_a_record_erased_between_lazy_batches_stays_erased(
+    opened: tuple[Operation, Vault],
+) -> None:
+    """Another process erases a person just registered, before the writer's next batch: that
+    batch goes through, and the record stays erased (not held again, not an error)."""
+    op, vault = opened
+    lazy = Unsettled()
+    [first] = register_people(op, vault, [person("CANARY-E1")], actor=REGISTRAR, at=AT, lazy=lazy)
+    assert isinstance(first, Registered)
+    key = vault.unlock(passphrase="pass phrase")
+    erase_person(op, vault, key, first.ref, actor=COORDINATOR, reason="person-request", at=AT)
+    [second] = register_people(op, vault, [person("CANARY-E2")], actor=REGISTRAR, at=AT, lazy=lazy)
+    assert isinstance(second, Registered)
+    assert _statuses(vault, [first.ref, second.ref]) == {first.ref: "erased", second.ref: "pending"}
 
 
 def test_erasure_shreds_the_record_keeps_the_figures_and_is_an_event(

@@ -17,7 +17,7 @@ import hmac
 import os
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -40,6 +40,7 @@ __all__ = [
     "AlreadyImported",
     "NewPerson",
     "Registered",
+    "Unsettled",
     "erase_person",
     "new_reference",
     "read_person",
@@ -78,6 +79,20 @@ def sealed_ahead(vault: Vault, person: NewPerson) -> NewPerson:
     if person.ref is not None:
         return person
     return replace(person, sealed=vault.seal(new_reference(), person.data, person.submission_id))
+
+
+@dataclass
+class Unsettled:
+    """What a lazy registration (``register_people(lazy=...)``) left pending in the vault, for
+    the next batch to settle in its own transaction."""
+
+    held: list[str] = field(default_factory=list)
+    """Records whose events the log holds: to mark held."""
+    dropped: list[str] = field(default_factory=list)
+    """Records whose events were refused: to delete."""
+    known: bool = False
+    """Whether these two are all that is pending from here. Until a batch has gone through
+    (at first, and after one failed halfway), the next batch reads the vault instead."""
 
 
 @dataclass(frozen=True)
@@ -121,7 +136,7 @@ def register_people(  # noqa: PLR0913 - who, what, when, and how to commit
     *,
     actor: str,
     at: datetime,
-    lazy: bool = False,
+    lazy: Unsettled | None = None,
 ) -> list[Registered | AlreadyImported | SafepassageError]:
     """Register ``people`` in one batch; an answer per person, in order.
 
@@ -129,12 +144,13 @@ def register_people(  # noqa: PLR0913 - who, what, when, and how to commit
     whose event the rules refuse gets the error (field, reason) and leaves nothing behind.
 
     ``lazy`` (a server registering batch after batch) leaves this batch's records pending once
-    their events are logged: the next batch marks them held in the same transaction that
-    stores its own (one vault commit per batch instead of two), and refused ones are dropped
-    by the next ``settle``. Whoever registers lazily calls ``settle`` when done.
+    the log has answered, and notes in it which to hold and which to drop: the next batch does
+    both in the same transaction that stores its own records (one vault commit per batch
+    instead of two), without reading which records are pending. Whoever registers lazily calls
+    ``settle`` when done.
     """
     _staff(op, actor)
-    logged = settle(op, vault, defer=lazy)
+    logged, refused_before = _left_pending(op, vault, lazy)
     persons = op.state.persons
     chosen = {p.ref for p in people if p.ref}
     fresh = {n: _drawn(p) for n, p in enumerate(people) if p.ref is None}
@@ -187,16 +203,12 @@ def register_people(  # noqa: PLR0913 - who, what, when, and how to commit
                                  body=body, key=key))  # fmt: skip
         answers.append(None)
     with vault.registering():  # no other process drops these while they are pending
-        vault.put_pending(sealed, held=logged)
+        vault.put_pending(sealed, held=logged, dropped=refused_before)
         # on an exception the records stay pending: the next command settles them against
         # the log (held if their events got in, dropped if not)
         public_key = key.public_key().public_bytes_raw()
         results = op.submit_events(events, signed_here={e.id: public_key for e in events})
-        if not lazy:
-            held = [s.ref for s, r in zip(sealed, results, strict=True) if isinstance(r, Receipt)]
-            refused = [s.ref for s, r in zip(sealed, results, strict=True)
-                       if not isinstance(r, Receipt)]  # fmt: skip
-            vault.confirm(held, refused)
+        _leave_pending(vault, sealed, results, lazy)
     out = iter(zip(sealed, results, strict=True))
     final: list[Registered | AlreadyImported | SafepassageError] = []
     for answer in answers:
@@ -207,6 +219,37 @@ def register_people(  # noqa: PLR0913 - who, what, when, and how to commit
         final.append(Registered(item.ref, result, item.salt) if isinstance(result, Receipt)
                      else result)  # fmt: skip
     return final
+
+
+def _left_pending(
+    op: Operation, vault: Vault, lazy: Unsettled | None
+) -> tuple[list[str], list[str]]:
+    """The pending records to hold and to drop before a batch: what the last lazy batch noted,
+    or what the vault holds pending, settled against the log (held at once unless lazy)."""
+    if lazy is not None and lazy.known:
+        op.catch_up()
+        held, dropped = lazy.held, lazy.dropped
+    else:
+        held, dropped = settle(op, vault, defer=lazy is not None), []
+    if lazy is not None:
+        lazy.known = False  # until this batch is through: if it fails, the next one reads
+    return held, dropped
+
+
+def _leave_pending(
+    vault: Vault,
+    sealed: Sequence[Sealed],
+    results: Sequence[Receipt | SafepassageError],
+    lazy: Unsettled | None,
+) -> None:
+    """After the log answered: hold the records it took and drop the refused ones, now or
+    (``lazy``) in the next batch's transaction."""
+    held = [s.ref for s, r in zip(sealed, results, strict=True) if isinstance(r, Receipt)]
+    refused = [s.ref for s, r in zip(sealed, results, strict=True) if not isinstance(r, Receipt)]
+    if lazy is None:
+        vault.confirm(held, refused)
+    else:
+        lazy.held, lazy.dropped, lazy.known = held, refused, True
 
 
 def settle(op: Operation, vault: Vault, *, defer: bool = False) -> list[str]:

@@ -35,6 +35,7 @@ from safepassage.app.persons import (
     AlreadyImported,
     NewPerson,
     Registered,
+    Unsettled,
     register_people,
     settle,
 )
@@ -95,6 +96,7 @@ class Writer:
         self.op = op
         self.vault = vault
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._unsettled = Unsettled()  # what each batch of registrations leaves to the next
         self._thread = threading.Thread(target=self._run, name="writer", daemon=True)
         self._thread.start()
         self.batches = 0
@@ -187,8 +189,9 @@ class Writer:
             try:
                 people = [p for job in jobs for p in job.people]
                 answers = register_people(
-                    self.op, self.vault, people, actor=actor, at=datetime.now(UTC), lazy=True
-                )
+                    self.op, self.vault, people, actor=actor, at=datetime.now(UTC),
+                    lazy=self._unsettled,
+                )  # fmt: skip
             except BaseException as exc:  # noqa: BLE001 - answered to this actor's requests
                 for job in jobs:
                     job.future.set_exception(exc)

@@ -90,6 +90,14 @@ _HOLD = (
     .where(records.c.ref.in_(bindparam("refs", expanding=True)), records.c.status != "erased")
     .values(status="held")
 )
+_HOLD_PENDING = (
+    update(records)
+    .where(records.c.ref.in_(bindparam("refs", expanding=True)), records.c.status == "pending")
+    .values(status="held")
+)
+_DROP = delete(records).where(
+    records.c.ref.in_(bindparam("refs", expanding=True)), records.c.status == "pending"
+)
 _CHUNK = 500  # references per IN list
 
 __all__ = ["VAULT_DIR", "Access", "PersonalData", "Sealed", "Vault", "access_statement"]
@@ -327,13 +335,20 @@ class Vault:
         )
 
     def put_pending(
-        self, items: Sequence[Sealed], at: datetime | None = None, *, held: Iterable[str] = ()
+        self,
+        items: Sequence[Sealed],
+        at: datetime | None = None,
+        *,
+        held: Iterable[str] = (),
+        dropped: Iterable[str] = (),
     ) -> None:
         """Store sealed records, all or none, as ``pending`` until their events are logged;
-        in the same transaction, mark ``held`` the earlier pending records whose events the
-        log now holds (what ``settle(..., defer=True)`` found): one commit instead of two."""
-        held = list(held)
-        if not items and not held:
+        in the same transaction, settle earlier pending records: mark ``held`` those whose
+        events the log now holds, delete ``dropped`` ones whose events were refused (what
+        ``confirm`` does, without a commit of its own). Either only touches records still
+        pending: one another process settled (or erased) meanwhile is left as it is."""
+        held, dropped = list(held), list(dropped)
+        if not items and not held and not dropped:
             return
         now = at or datetime.now(UTC)
         rows = [
@@ -348,8 +363,10 @@ class Vault:
             for s in items
         ]
         with self._write() as connection:
-            if held:
-                self._hold(connection, held)
+            for start in range(0, len(held), _CHUNK):
+                connection.execute(_HOLD_PENDING, {"refs": held[start : start + _CHUNK]})
+            if dropped:
+                self._drop(connection, dropped)
             insert_rows(connection, records, rows)
 
     def confirm(self, held: Iterable[str], dropped: Iterable[str] = ()) -> None:
@@ -359,9 +376,7 @@ class Vault:
             if held:
                 self._hold(connection, held)
             if dropped:
-                connection.execute(
-                    delete(records).where(records.c.ref.in_(dropped), records.c.status == "pending")
-                )
+                self._drop(connection, dropped)
 
     @staticmethod
     def _hold(connection: Connection, held: list[str]) -> None:
@@ -375,6 +390,11 @@ class Vault:
                 f"{len(held) - done} recorded registrations have no record in the vault",
                 field="vault",
             )
+
+    @staticmethod
+    def _drop(connection: Connection, dropped: list[str]) -> None:
+        for start in range(0, len(dropped), _CHUNK):
+            connection.execute(_DROP, {"refs": dropped[start : start + _CHUNK]})
 
     @contextlib.contextmanager
     def registering(self) -> Iterator[None]:

@@ -12,8 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import (
+    Boolean,
     Column,
     Engine,
+    Float,
     Integer,
     LargeBinary,
     MetaData,
@@ -38,6 +40,8 @@ things = Table(
     Column("name", String(50), nullable=True),
     Column("at", UtcDateTime, nullable=True),
     Column("blob", LargeBinary, nullable=True),
+    Column("flag", Boolean, nullable=True),
+    Column("share", Float, nullable=True),
 )
 
 
@@ -67,7 +71,15 @@ times = st.none() | st.datetimes(
     timezones=st.just(UTC),
 )
 rows = st.lists(
-    st.fixed_dictionaries({"name": names, "at": times, "blob": st.none() | st.binary(max_size=40)}),
+    st.fixed_dictionaries(
+        {
+            "name": names,
+            "at": times,
+            "blob": st.none() | st.binary(max_size=40),
+            "flag": st.none() | st.booleans(),
+            "share": st.none() | st.floats(allow_nan=False, allow_infinity=False, width=32),
+        }
+    ),
     max_size=40,
 )
 
@@ -114,7 +126,9 @@ def test_a_refused_row_leaves_none_of_the_batch(engine: Engine) -> None:
         insert_rows(connection, things, [{"id": 7, "name": "first"}])
     with pytest.raises(IntegrityError), engine.begin() as connection:
         insert_rows(connection, things, [{"id": 8, "name": "new"}, {"id": 7, "name": "again"}])
-    assert _read(engine) == [{"id": 7, "name": "first", "at": None, "blob": None}]
+    assert _read(engine) == [
+        {"id": 7, "name": "first", "at": None, "blob": None, "flag": None, "share": None}
+    ]
 
 
 def test_a_naive_time_is_never_stored() -> None:

@@ -3,17 +3,19 @@
 The statement is compiled once per table, columns and dialect, and values go through each
 column type's own bind processing (times to UTC and the dialect's form), without the per-row
 work a Core ``insert`` does on top. SQLite takes the rows through the driver's ``executemany``
-(each row is a call into the library, in process). PostgreSQL takes them as one statement of
-many ``VALUES`` rows: ``executemany`` would run the statement once per row, each a round of
-parse, bind and execute for the server, and of protocol work for psycopg.
+(each row is a call into the library, in process). PostgreSQL takes them in one statement, a
+column per array: ``INSERT … SELECT * FROM unnest(%s::VARCHAR(63)[], …)``. ``executemany``
+would run the statement once per row, each a round of parse, bind and execute for the server
+and of protocol work for psycopg; a statement of many ``VALUES`` rows would be new text for
+every number of rows, and psycopg parses such long text anew on every run.
 """
 
 from __future__ import annotations
 
 import functools
 import operator
-import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -24,10 +26,7 @@ from safepassage.projections.schema import UtcDateTime
 
 __all__ = ["insert_rows"]
 
-# PostgreSQL takes at most 65,535 parameters per statement; a thousand rows is plenty per trip.
-_MAX_PARAMETERS: Final = 30_000
-_MAX_ROWS: Final = 1_000
-_NAMED: Final = re.compile(r"%\((\w+)\)s")
+_MAX_ROWS: Final = 5_000  # per statement on PostgreSQL: bounds one message's size
 
 
 def insert_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -45,13 +44,10 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str
     for position, p in process:
         for value in values:
             value[position] = p(value[position])
-    if plan.row is not None:  # PostgreSQL: many rows per statement
-        step = max(1, min(_MAX_ROWS, _MAX_PARAMETERS // len(order)))
-        for start in range(0, len(values), step):
-            chunk = values[start : start + step]
-            connection.exec_driver_sql(
-                _many(plan.head, plan.row, len(chunk)), tuple(v for row in chunk for v in row)
-            )
+    if plan.arrays is not None:  # PostgreSQL: a column per array
+        for start in range(0, len(values), _MAX_ROWS):
+            columns = zip(*values[start : start + _MAX_ROWS], strict=True)
+            connection.exec_driver_sql(plan.arrays, tuple(list(c) for c in columns))
         return
     if not plan.positional:
         values = [dict(zip(order, value, strict=True)) for value in values]
@@ -60,16 +56,14 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str
     connection.exec_driver_sql(plan.sql, values)
 
 
+@dataclass
 class _Plan:
-    __slots__ = ("head", "order", "positional", "process", "row", "sql")
-
-    def __init__(self, sql: str, order: list[str], positional: bool) -> None:
-        self.sql = sql
-        self.order = order
-        self.positional = positional
-        self.process: list[tuple[int, Callable[[Any], Any]]] = []
-        self.head = sql
-        self.row: str | None = None
+    sql: str
+    order: list[str]
+    positional: bool
+    process: list[tuple[int, Callable[[Any], Any]]] = field(default_factory=list)
+    arrays: str | None = None
+    """PostgreSQL: the insert with one array parameter per column."""
 
 
 @functools.lru_cache(maxsize=256)  # a few shapes per table and engine
@@ -78,7 +72,12 @@ def _plan(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> _Plan:
     go in, whether they go by position, and each value's bind processing: worked out once per
     statement (a server's writer inserts the same few shapes of rows thousands of times)."""
     compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
-    order = list(compiled.positiontup or []) if compiled.positional else list(columns)
+    if compiled.positional:
+        order = list(compiled.positiontup or [])
+    elif dialect.name == "postgresql":  # the arrays go in the order the insert names columns
+        order = [column.name for column in table.columns if column.name in columns]
+    else:
+        order = list(columns)
     plan = _Plan(str(compiled), order, bool(compiled.positional))
     sqlite = dialect.name == "sqlite"
     plan.process = [
@@ -87,15 +86,10 @@ def _plan(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> _Plan:
         if (p := _processor(table.c[name].type, dialect, sqlite=sqlite)) is not None
     ]
     if dialect.name == "postgresql":
-        head, _, row = plan.sql.partition(" VALUES ")
-        if [m.group(1) for m in _NAMED.finditer(row)] == order:  # one placeholder per column
-            plan.head, plan.row = head, _NAMED.sub("%s", row)  # casts kept: ``%s::VARCHAR``
+        head = plan.sql.partition(" VALUES ")[0]
+        arrays = ", ".join(f"%b::{table.c[name].type.compile(dialect=dialect)}[]" for name in order)
+        plan.arrays = f"{head} SELECT * FROM unnest({arrays})"  # noqa: S608 - our own schema
     return plan
-
-
-@functools.lru_cache(maxsize=1024)
-def _many(head: str, row: str, n: int) -> str:
-    return f"{head} VALUES {', '.join([row] * n)}"
 
 
 def _processor(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import multiprocessing
 import os
 import pickle
 import queue
@@ -219,3 +220,35 @@ def test_a_stop_while_gathering_ends_the_batch_there(monkeypatch: pytest.MonkeyP
     gatherer._jobs.put(one)
     gatherer._jobs.put(None)
     assert gatherer._gather(first, expected=4) == ([first, one], True)
+
+
+def _answers_over_a_pipe(replies: list[tuple[int, bool, object, int] | None]) -> list[object]:
+    """What the server's reader receives when the writer's sending thread finds ``replies``
+    queued together (a batch's answers)."""
+    ours, theirs = multiprocessing.Pipe()
+    answers: queue.SimpleQueue[tuple[int, bool, object, int] | None] = queue.SimpleQueue()
+    for reply in replies:
+        answers.put(reply)
+    writer_module._send_answers(theirs, answers)  # type: ignore[arg-type]
+    theirs.close()
+    received = []
+    with contextlib.suppress(EOFError):
+        while True:
+            received.append(ours.recv())
+    return received
+
+
+def test_a_batchs_answers_cross_in_one_message_in_order() -> None:
+    replies = [(n, True, f"answer {n}", 3) for n in range(16)]
+    assert _answers_over_a_pipe([*replies, None]) == [replies]  # one message, then the stop
+
+
+def test_an_answer_that_does_not_pickle_is_an_error_and_spares_the_others() -> None:
+    unpicklable = threading.Lock()
+    received = _answers_over_a_pipe([(1, True, "one", 1), (2, True, unpicklable, 1), None])
+    (first,), (second,) = received  # each on its own once the group would not pickle
+    assert first == (1, True, "one", 1)
+    job, ok, error, _ = second
+    assert (job, ok) == (2, False)
+    assert isinstance(error, Exception)
+    assert "cannot pickle '_thread.lock'" in str(error)  # what it was, not a lost answer

@@ -331,17 +331,18 @@ class WriterProcess:
     def _read(self) -> None:
         while True:
             try:
-                job, ok, value, batches = self._conn.recv()
+                replies = self._conn.recv()  # every answer the writer had ready
             except (EOFError, OSError):
                 break
-            except Exception as exc:  # noqa: BLE001 - an answer that does not unpickle
+            except Exception as exc:  # noqa: BLE001 - answers that do not unpickle
                 print(f"safepassage: an answer of the writer was lost: {exc!r}", file=sys.stderr)  # noqa: T201
                 continue
-            self.batches = batches
             with self._pending_lock:
-                future = self._pending.pop(job, None)
-            if future is not None:
-                (future.set_result if ok else future.set_exception)(value)
+                futures = [self._pending.pop(job, None) for job, _, _, _ in replies]
+            for (_, ok, value, batches), future in zip(replies, futures, strict=True):
+                self.batches = batches
+                if future is not None:
+                    (future.set_result if ok else future.set_exception)(value)
         with self._pending_lock:
             pending, self._pending = self._pending, {}
             self._stopped = True
@@ -425,15 +426,38 @@ def _record(
 def _send_answers(
     conn: Connection, answers: queue.SimpleQueue[tuple[int, bool, Any, int] | None]
 ) -> None:
-    while (reply := answers.get()) is not None:
+    """Send the answers as they come, in one message whatever is ready together (a batch's
+    answers are: one message instead of one per request, on both sides of the pipe)."""
+    stop = False
+    while not stop and (reply := answers.get()) is not None:
+        replies = [reply]
+        while True:
+            try:
+                more = answers.get_nowait()
+            except queue.Empty:
+                break
+            if more is None:
+                stop = True
+                break
+            replies.append(more)
         try:
-            conn.send(reply)
+            conn.send(replies)
         except (OSError, ValueError):
-            continue  # the server is gone: nobody waits for this answer
-        except Exception as exc:  # noqa: BLE001 - an answer that does not pickle
-            job, _, _, batches = reply
-            with contextlib.suppress(OSError, ValueError):
-                conn.send((job, False, _sendable(exc), batches))
+            continue  # the server is gone: nobody waits for these answers
+        except Exception:  # noqa: BLE001 - an answer that does not pickle: each on its own
+            for one in replies:
+                _send_one(conn, one)
+
+
+def _send_one(conn: Connection, reply: tuple[int, bool, Any, int]) -> None:
+    try:
+        conn.send([reply])
+    except (OSError, ValueError):
+        return
+    except Exception as exc:  # noqa: BLE001 - this answer does not pickle: say what it was
+        job, _, _, batches = reply
+        with contextlib.suppress(OSError, ValueError):
+            conn.send([(job, False, _sendable(exc), batches)])
 
 
 def _queue(writer: Writer, kind: str, payload: Any) -> Future[Any]:  # noqa: ANN401 - per kind

@@ -1,5 +1,5 @@
 """Many rows at once (``safepassage.bulk``): what goes in comes back, on both databases, and on
-PostgreSQL in one statement per thousand rows instead of one per row."""
+PostgreSQL in one statement per chunk of rows instead of one per row."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from sqlalchemy import (
     event,
     select,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from safepassage import bulk
 from safepassage.bulk import _sqlite_utc_text, insert_rows
@@ -135,3 +135,16 @@ def test_a_naive_time_is_never_stored() -> None:
     with pytest.raises(ValueError, match="time zone"):
         _sqlite_utc_text(datetime(2022, 5, 6, 15, 35))  # noqa: DTZ001 - the point of the test
     assert _sqlite_utc_text(datetime(2022, 5, 6, 15, 35, tzinfo=UTC)) == "2022-05-06 15:35:00+00:00"
+
+
+def test_a_value_too_long_for_its_column_is_refused_not_cut(postgres_url: str) -> None:
+    engine = postgres_engine(postgres_url, "bulk")
+    try:
+        with engine.begin() as connection:
+            ensure_schema(connection, "bulk")
+            metadata.create_all(connection)
+        with pytest.raises(DataError, match="too long"), engine.begin() as connection:
+            insert_rows(connection, things, [{"id": 1, "name": "x" * 51}])
+        assert _read(engine) == []
+    finally:
+        engine.dispose()

@@ -4,10 +4,10 @@ The statement is compiled once per table, columns and dialect, and values go thr
 column type's own bind processing (times to UTC and the dialect's form), without the per-row
 work a Core ``insert`` does on top. SQLite takes the rows through the driver's ``executemany``
 (each row is a call into the library, in process). PostgreSQL takes them in one statement, a
-column per array: ``INSERT … SELECT * FROM unnest(%s::VARCHAR(63)[], …)``. ``executemany``
-would run the statement once per row, each a round of parse, bind and execute for the server
-and of protocol work for psycopg; a statement of many ``VALUES`` rows would be new text for
-every number of rows, and psycopg parses such long text anew on every run.
+column per array, sent binary: ``INSERT … SELECT * FROM unnest(%b::VARCHAR[], %b::INTEGER[],
+…)``. ``executemany`` would run the statement once per row, each a round of parse, bind and
+execute for the server and of protocol work for psycopg; a statement of many ``VALUES`` rows
+would be new text for every number of rows, and psycopg parses such long text anew each run.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import Connection, Dialect, Table, insert
+from sqlalchemy import Connection, Dialect, String, Table, insert
 from sqlalchemy.types import TypeEngine
 
 from safepassage.projections.schema import UtcDateTime
@@ -87,9 +87,17 @@ def _plan(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> _Plan:
     ]
     if dialect.name == "postgresql":
         head = plan.sql.partition(" VALUES ")[0]
-        arrays = ", ".join(f"%b::{table.c[name].type.compile(dialect=dialect)}[]" for name in order)
+        arrays = ", ".join(f"%b::{_array_type(table.c[name].type, dialect)}[]" for name in order)
         plan.arrays = f"{head} SELECT * FROM unnest({arrays})"  # noqa: S608 - our own schema
     return plan
+
+
+def _array_type(type_: TypeEngine[Any], dialect: Dialect) -> str:
+    """The element type of a column's array: a string without its length (a cast to
+    ``VARCHAR(63)`` would cut a longer value short; the insert refuses it instead)."""
+    if isinstance(type_, String):
+        return "VARCHAR"
+    return type_.compile(dialect=dialect)
 
 
 def _processor(
@@ -101,8 +109,9 @@ def _processor(
 
 
 def _sqlite_utc_text(value: datetime | None) -> str | None:
-    """What ``UtcDateTime`` and the sqlite3 module together store, in one step: the UTC time
-    in ISO form (``2022-05-06 15:35:00+00:00``), read back by the same column type."""
+    """The UTC time in ISO form (``2022-05-06 15:35:00+00:00``), in one step instead of a bind
+    processing per value; ``UtcDateTime`` reads it back as the same instant (a Core insert
+    stores it as ``2022-05-06 15:35:00.000000``: only the text differs)."""
     if value is None:
         return None
     if value.tzinfo is None:

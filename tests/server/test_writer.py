@@ -12,6 +12,7 @@ import queue
 import signal
 import threading
 import time
+from concurrent.futures import Future
 
 import pytest
 from hypothesis import given
@@ -27,7 +28,7 @@ from safepassage.errors import (
     VerificationError,
 )
 from safepassage.server import writer as writer_module
-from safepassage.server.writer import Writer, WriterStoppedError, _Call
+from safepassage.server.writer import Writer, WriterProcess, WriterStoppedError, _Call
 from tests.server.conftest import Served
 
 API = "/api/v1"
@@ -223,8 +224,8 @@ def test_a_stop_while_gathering_ends_the_batch_there(monkeypatch: pytest.MonkeyP
 
 
 def _answers_over_a_pipe(replies: list[tuple[int, bool, object, int] | None]) -> list[object]:
-    """What the server's reader receives when the writer's sending thread finds ``replies``
-    queued together (a batch's answers)."""
+    """What crosses the pipe when the writer's sending thread finds ``replies`` queued
+    together (a batch's answers): each message, its answers unpickled one by one."""
     ours, theirs = multiprocessing.Pipe()
     answers: queue.SimpleQueue[tuple[int, bool, object, int] | None] = queue.SimpleQueue()
     for reply in replies:
@@ -234,7 +235,7 @@ def _answers_over_a_pipe(replies: list[tuple[int, bool, object, int] | None]) ->
     received = []
     with contextlib.suppress(EOFError):
         while True:
-            received.append(ours.recv())
+            received.append([(job, *pickle.loads(data)) for job, data in ours.recv()])
     return received
 
 
@@ -245,10 +246,31 @@ def test_a_batchs_answers_cross_in_one_message_in_order() -> None:
 
 def test_an_answer_that_does_not_pickle_is_an_error_and_spares_the_others() -> None:
     unpicklable = threading.Lock()
-    received = _answers_over_a_pipe([(1, True, "one", 1), (2, True, unpicklable, 1), None])
-    (first,), (second,) = received  # each on its own once the group would not pickle
+    [answers] = _answers_over_a_pipe([(1, True, "one", 1), (2, True, unpicklable, 1), None])
+    first, (job, ok, error, _) = answers
     assert first == (1, True, "one", 1)
-    job, ok, error, _ = second
     assert (job, ok) == (2, False)
     assert isinstance(error, Exception)
     assert "cannot pickle '_thread.lock'" in str(error)  # what it was, not a lost answer
+
+
+def test_an_answer_that_does_not_unpickle_fails_only_its_own_request() -> None:
+    ours, theirs = multiprocessing.Pipe()
+    server = WriterProcess.__new__(WriterProcess)  # its reading side only
+    futures: dict[int, Future[object]] = {n: Future() for n in (1, 2, 3)}
+    server._conn, server._pending, server._pending_lock = ours, dict(futures), threading.Lock()
+    server._stopping, server._stopped, server.batches = True, False, 0
+    theirs.send(
+        [
+            (1, pickle.dumps((True, "one", 7))),
+            (2, b"not a pickle"),
+            (3, pickle.dumps((True, "three", 7))),
+        ]
+    )
+    theirs.close()
+    server._read()
+    assert (futures[1].result(), futures[3].result(), server.batches) == ("one", "three", 7)
+    error = futures[2].exception()
+    assert isinstance(error, StoreError)
+    assert error.field == "writer"
+    assert "did not arrive whole" in str(error)

@@ -21,11 +21,12 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from safepassage.app.demo import run_demo
 from safepassage.app.operation import Operation, Receipt
 from safepassage.app.persons import (
+    RESETTLE_SECONDS,
     AlreadyImported,
     NewPerson,
     Registered,
@@ -315,6 +316,96 @@ def test_a_record_erased_between_lazy_batches_stays_erased(
     assert _statuses(vault, [first.ref, second.ref]) == {first.ref: "erased", second.ref: "pending"}
 
 
+def test_a_form_refused_then_corrected_registers_in_the_next_lazy_batch(
+    opened: tuple[Operation, Vault],
+) -> None:
+    """Its refused record is still pending (the next batch drops it): the corrected form with
+    the same submission id is registered, not answered as already imported (found by review)."""
+    op, vault = opened
+    lazy = Unsettled()
+    bad = person("CANARY-R1", destination="azovstal", submission="form-1")
+    [first] = register_people(op, vault, [bad], actor=REGISTRAR, at=AT, lazy=lazy)
+    assert isinstance(first, RuleError)
+    good = person("CANARY-R1", submission="form-1")
+    [second] = register_people(op, vault, [good], actor=REGISTRAR, at=AT, lazy=lazy)
+    assert isinstance(second, Registered)
+    assert second.ref in op.state.persons
+
+
+def test_records_kept_for_a_registration_under_way_elsewhere_are_dropped_later(
+    opened: tuple[Operation, Vault], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    op, vault = opened
+    lazy = Unsettled()
+    bad = person("CANARY-K1", destination="azovstal", submission="form-2")
+    register_people(op, vault, [bad], actor=REGISTRAR, at=AT, lazy=lazy)
+    [refused] = [r for r in vault.refs() if vault.status(r) == "pending"]
+    with monkeypatch.context() as m:  # a batch fails before its vault transaction
+        m.setattr(Vault, "lookup", lambda *_, **__: (_ for _ in ()).throw(StoreError("down")))
+        with pytest.raises(StoreError):
+            register_people(op, vault, [person("CANARY-K2")], actor=REGISTRAR, at=AT, lazy=lazy)
+    with vault.registering():  # an import under way in another process: nothing is dropped
+        register_people(op, vault, [person("CANARY-K3")], actor=REGISTRAR, at=AT, lazy=lazy)
+    assert vault.status(refused) == "pending"
+    [again] = register_people(
+        op, vault, [person("CANARY-K1", submission="form-2")], actor=REGISTRAR, at=AT, lazy=lazy
+    )  # the vault is settled again: the refused record goes, the corrected form gets in
+    assert vault.status(refused) is None
+    assert isinstance(again, Registered)
+
+
+def test_an_erasure_that_died_before_shredding_is_finished_by_the_next_lazy_batch(
+    opened: tuple[Operation, Vault], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    op, vault = opened
+    lazy = Unsettled()
+    [gone] = register_people(op, vault, [person("CANARY-D1")], actor=REGISTRAR, at=AT, lazy=lazy)
+    register_people(op, vault, [person("CANARY-D2")], actor=REGISTRAR, at=AT, lazy=lazy)
+    assert isinstance(gone, Registered)
+    key = vault.unlock(passphrase="pass phrase")
+    with monkeypatch.context() as m:  # logged, then the process died before shredding
+        m.setattr(Vault, "shred", lambda *_, **__: (_ for _ in ()).throw(SystemExit("killed")))
+        with pytest.raises(SystemExit):
+            erase_person(
+                op, vault, key, gone.ref, actor=COORDINATOR, reason="person-request", at=AT
+            )
+    assert gone.ref in op.state.erased
+    assert vault.status(gone.ref) == "held"
+    register_people(op, vault, [person("CANARY-D3")], actor=REGISTRAR, at=AT, lazy=lazy)
+    assert vault.status(gone.ref) == "erased"
+
+
+def test_what_another_process_left_pending_is_settled_within_a_minute(
+    opened: tuple[Operation, Vault],
+) -> None:
+    op, vault = opened
+    lazy = Unsettled()
+    register_people(op, vault, [person("CANARY-M1")], actor=REGISTRAR, at=AT, lazy=lazy)
+    [left] = register_people(op, vault, [person("CANARY-M2")], actor=REGISTRAR, at=AT,
+                             lazy=Unsettled())  # fmt: skip  # another process, died after logging
+    assert isinstance(left, Registered)
+    register_people(op, vault, [person("CANARY-M3")], actor=REGISTRAR, at=AT, lazy=lazy)
+    assert vault.status(left.ref) == "pending"  # the writer settles from its notes
+    lazy.settled_at -= RESETTLE_SECONDS  # a minute later
+    register_people(op, vault, [person("CANARY-M4")], actor=REGISTRAR, at=AT, lazy=lazy)
+    assert vault.status(left.ref) == "held"
+
+
+def test_a_record_logged_while_settling_waited_for_the_lock_is_held_not_dropped(
+    opened: tuple[Operation, Vault],
+) -> None:
+    """A settle looked at the log, then another process logged a registration before the
+    settle could see that none was under way: it looks again before dropping anything."""
+    op, vault = opened
+    seen = set(op.state.persons)  # what the settling process read first
+    [logged] = register_people(op, vault, [person("CANARY-S1")], actor=REGISTRAR, at=AT,
+                               lazy=Unsettled())  # fmt: skip
+    assert isinstance(logged, Registered)
+    assert vault.status(logged.ref) == "pending"  # left for the writer's next batch
+    vault.settle(lambda ref: ref in seen, [], refresh=lambda: seen.update(op.state.persons))
+    assert vault.status(logged.ref) == "held"
+
+
 def test_erasure_shreds_the_record_keeps_the_figures_and_is_an_event(
     opened: tuple[Operation, Vault], op_dir: Path
 ) -> None:
@@ -499,6 +590,13 @@ def test_a_batch_asks_the_vault_which_submissions_and_references_it_holds(
     assert vault.lookup([], []) == ({}, set())
     assert vault.lookup(["sub-1"], [])[0] == {"sub-1": held[1].ref}
     assert vault.taken([*unknown[:10], held[0].ref]) == {held[0].ref}
+    sent: list[str] = []
+    event.listen(vault.engine, "before_cursor_execute", lambda *a: sent.append(a[2]))
+    assert vault.lookup(["sub-1", "nope"], [held[0].ref, *unknown[:20]]) == (
+        {"sub-1": held[1].ref},
+        {held[0].ref},
+    )
+    assert len([s for s in sent if s.startswith("SELECT")]) == 1  # a batch asks both at once
 
 
 def test_a_reference_held_only_by_a_pending_record_is_not_drawn_again(

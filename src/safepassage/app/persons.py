@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import base64
 import hmac
+import math
 import os
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -34,7 +36,7 @@ from safepassage.events.catalogue import (
 )
 from safepassage.events.envelope import Event, sign_event
 from safepassage.vault.crypto import DataKey, commitment
-from safepassage.vault.store import PersonalData, Sealed, Vault, access_statement
+from safepassage.vault.store import PersonalData, Sealed, Settled, Vault, access_statement
 
 __all__ = [
     "AlreadyImported",
@@ -49,6 +51,8 @@ __all__ = [
 ]
 
 STAFF = frozenset({"coordinator", "facilitator"})
+RESETTLE_SECONDS = 60.0
+"""A server settles its vault from the vault itself at least this often (``Unsettled``)."""
 
 
 @dataclass(frozen=True)
@@ -91,8 +95,17 @@ class Unsettled:
     dropped: list[str] = field(default_factory=list)
     """Records whose events were refused: to delete."""
     known: bool = False
-    """Whether these two are all that is pending from here. Until a batch has gone through
-    (at first, and after one failed halfway), the next batch reads the vault instead."""
+    """Whether these two are all there is to settle. Until a batch has gone through (at
+    first, and after one failed halfway), while the vault keeps records a registration under
+    way elsewhere may still log, and when the log holds an erasure not seen before (its
+    process may have died before shredding), the next batch settles from the vault instead."""
+    complete: bool = False
+    """Whether the last settling from the vault left nothing of other processes pending."""
+    erasures: int = 0
+    """How many erasures the log held at that settling."""
+    settled_at: float = -math.inf
+    """When that was (``time.monotonic``): it is done again at least every
+    ``RESETTLE_SECONDS``, for what another process left pending when it died."""
 
 
 @dataclass(frozen=True)
@@ -157,13 +170,17 @@ def register_people(  # noqa: PLR0913 - who, what, when, and how to commit
     known, in_vault = vault.lookup(
         (p.submission_id for p in people if p.submission_id), [*chosen, *fresh.values()]
     )  # one connection for what the batch asks first
+    stale = set(refused_before)  # still in the vault, dropped by this batch: not taken
+    if stale:
+        known = {sub: ref for sub, ref in known.items() if ref not in stale}
+        in_vault -= stale
     taken = {ref for ref in chosen if ref in persons or ref in in_vault}
     while clash := (
         {r for r in fresh.values() if r in persons or r in chosen or r in in_vault}
         | {r for r, times in Counter(fresh.values()).items() if times > 1}
     ):  # 60 random bits: a collision is as good as impossible, but not impossible
         fresh = {n: new_reference() if r in clash else r for n, r in fresh.items()}
-        in_vault = vault.taken(fresh.values())
+        in_vault = vault.taken(fresh.values()) - stale
     answers: list[Registered | AlreadyImported | SafepassageError | None] = []
     sealed: list[Sealed] = []
     events: list[Event] = []
@@ -226,14 +243,18 @@ def _left_pending(
 ) -> tuple[list[str], list[str]]:
     """The pending records to hold and to drop before a batch: what the last lazy batch noted,
     or what the vault holds pending, settled against the log (held at once unless lazy)."""
-    if lazy is not None and lazy.known:
-        op.catch_up()
-        held, dropped = lazy.held, lazy.dropped
-    else:
-        held, dropped = settle(op, vault, defer=lazy is not None), []
-    if lazy is not None:
-        lazy.known = False  # until this batch is through: if it fails, the next one reads
-    return held, dropped
+    if lazy is None:
+        settle(op, vault)
+        return [], []
+    known, lazy.known = lazy.known, False  # until this batch is through
+    op.catch_up()
+    now = time.monotonic()
+    fresh = now - lazy.settled_at < RESETTLE_SECONDS
+    if known and fresh and len(op.state.erased) == lazy.erasures:
+        return lazy.held, lazy.dropped
+    done = settle(op, vault, defer=True)
+    lazy.complete, lazy.erasures, lazy.settled_at = not done.kept, len(op.state.erased), now
+    return done.held, []
 
 
 def _leave_pending(
@@ -249,15 +270,16 @@ def _leave_pending(
     if lazy is None:
         vault.confirm(held, refused)
     else:
-        lazy.held, lazy.dropped, lazy.known = held, refused, True
+        lazy.held, lazy.dropped, lazy.known = held, refused, lazy.complete
 
 
-def settle(op: Operation, vault: Vault, *, defer: bool = False) -> list[str]:
+def settle(op: Operation, vault: Vault, *, defer: bool = False) -> Settled:
     """Resolve pending records and unfinished erasures against the log as it is now (with
     ``defer``: return the records to mark held instead, see ``Vault.settle``)."""
     op.catch_up()
-    persons = op.state.persons
-    return vault.settle(lambda ref: ref in persons, op.state.erased, defer=defer)
+    return vault.settle(
+        lambda ref: ref in op.state.persons, op.state.erased, defer=defer, refresh=op.catch_up
+    )
 
 
 def read_person(  # noqa: PLR0913 - who, what, why: each a keyword

@@ -65,8 +65,11 @@ _TEMPLATES: Final = {
     "exists": "SELECT to_regclass('{s}.meta') IS NOT NULL",
     "meta": "SELECT key, value FROM {s}.meta",
     "put_meta": "INSERT INTO {s}.meta (key, value) VALUES (%s, %s)",
-    "lock": "LOCK TABLE {s}.entries IN EXCLUSIVE MODE",
     "size": "SELECT COALESCE(MAX(idx) + 1, 0) FROM {s}.entries",
+    "lock_then_size": (
+        "LOCK TABLE {s}.entries IN EXCLUSIVE MODE;"
+        " SELECT COALESCE(MAX(idx) + 1, 0) FROM {s}.entries"
+    ),
     "entry": "SELECT data FROM {s}.entries WHERE idx = %s",
     "entries": "SELECT idx, data FROM {s}.entries WHERE idx >= %s AND idx < %s "
     "ORDER BY idx LIMIT %s",
@@ -364,8 +367,11 @@ class PostgresLogStore(GroupCommitStore):
             conn = self._writer()
             try:
                 cursor = conn.cursor()
-                cursor.execute(self._sql["lock"])  # other writers wait here; readers do not
-                row = cursor.execute(self._sql["size"]).fetchone()
+                # other writers wait at the lock (readers do not); then the size under it: two
+                # statements in one round trip (no parameters: the simple protocol takes both)
+                cursor.execute(self._sql["lock_then_size"])
+                cursor.nextset()
+                row = cursor.fetchone()
                 size = int(row[0]) if row else 0
                 frontier = self._frontier
                 if frontier is None or frontier.size != size:  # another process appended

@@ -198,7 +198,7 @@ class LogStore(ABC):
     def root(self, size: int | None = None) -> bytes:
         """The tree hash at ``size`` (default: now), from O(log n) stored subtrees."""
         committed = self._committed
-        if committed is not None and size == committed[0]:
+        if committed is not None and type(size) is int and size == committed[0]:
             return committed[1]  # a size once committed has this root for ever
         size = self._size_at(size)
         if size == 0:

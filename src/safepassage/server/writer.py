@@ -331,16 +331,21 @@ class WriterProcess:
     def _read(self) -> None:
         while True:
             try:
-                replies = self._conn.recv()  # every answer the writer had ready
+                replies = self._conn.recv()  # every answer the writer had ready, by job
             except (EOFError, OSError):
                 break
-            except Exception as exc:  # noqa: BLE001 - answers that do not unpickle
-                print(f"safepassage: an answer of the writer was lost: {exc!r}", file=sys.stderr)  # noqa: T201
-                continue
             with self._pending_lock:
-                futures = [self._pending.pop(job, None) for job, _, _, _ in replies]
-            for (_, ok, value, batches), future in zip(replies, futures, strict=True):
-                self.batches = batches
+                futures = [self._pending.pop(job, None) for job, _ in replies]
+            for (_, answer), future in zip(replies, futures, strict=True):
+                try:
+                    ok, value, self.batches = pickle.loads(answer)  # noqa: S301 - our writer's
+                except Exception as exc:  # noqa: BLE001 - this answer did not cross whole
+                    ok, value = (
+                        False,
+                        StoreError(
+                            f"the writer's answer did not arrive whole: {exc!r}", field="writer"
+                        ),
+                    )
                 if future is not None:
                     (future.set_result if ok else future.set_exception)(value)
         with self._pending_lock:
@@ -427,7 +432,9 @@ def _send_answers(
     conn: Connection, answers: queue.SimpleQueue[tuple[int, bool, Any, int] | None]
 ) -> None:
     """Send the answers as they come, in one message whatever is ready together (a batch's
-    answers are: one message instead of one per request, on both sides of the pipe)."""
+    answers are: one message instead of one per request, on both sides of the pipe). Each
+    answer is pickled on its own, beside its job's number: one that does not pickle is sent as
+    the error it raised, one that does not unpickle fails only its own request."""
     stop = False
     while not stop and (reply := answers.get()) is not None:
         replies = [reply]
@@ -441,23 +448,16 @@ def _send_answers(
                 break
             replies.append(more)
         try:
-            conn.send(replies)
+            conn.send([(job, _pickled(ok, value, batches)) for job, ok, value, batches in replies])
         except (OSError, ValueError):
             continue  # the server is gone: nobody waits for these answers
-        except Exception:  # noqa: BLE001 - an answer that does not pickle: each on its own
-            for one in replies:
-                _send_one(conn, one)
 
 
-def _send_one(conn: Connection, reply: tuple[int, bool, Any, int]) -> None:
+def _pickled(ok: bool, value: Any, batches: int) -> bytes:  # noqa: ANN401 - an answer
     try:
-        conn.send([reply])
-    except (OSError, ValueError):
-        return
-    except Exception as exc:  # noqa: BLE001 - this answer does not pickle: say what it was
-        job, _, _, batches = reply
-        with contextlib.suppress(OSError, ValueError):
-            conn.send([(job, False, _sendable(exc), batches)])
+        return pickle.dumps((ok, value, batches))
+    except Exception as exc:  # noqa: BLE001 - an answer that does not pickle: what went wrong
+        return pickle.dumps((False, _sendable(exc), batches))
 
 
 def _queue(writer: Writer, kind: str, payload: Any) -> Future[Any]:  # noqa: ANN401 - per kind

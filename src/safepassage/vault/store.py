@@ -75,10 +75,10 @@ from safepassage.vault.schema import accesses, records
 
 # The statements a server runs batch after batch, built once (building one costs more than
 # running it); an expanding parameter takes a list.
-_SUBMISSIONS = select(records.c.submission_id, records.c.ref).where(
+_LOOKUP = select(records.c.submission_id, records.c.ref).where(
     records.c.submission_id.in_(bindparam("ids", expanding=True))
+    | records.c.ref.in_(bindparam("refs", expanding=True))
 )
-_TAKEN = select(records.c.ref).where(records.c.ref.in_(bindparam("refs", expanding=True)))
 _PENDING = select(records.c.ref).where(records.c.status == "pending")
 _UNSHREDDED = select(records.c.ref).where(
     records.c.status != "erased", records.c.ref.in_(bindparam("refs", expanding=True))
@@ -100,7 +100,15 @@ _DROP = delete(records).where(
 )
 _CHUNK = 500  # references per IN list
 
-__all__ = ["VAULT_DIR", "Access", "PersonalData", "Sealed", "Vault", "access_statement"]
+__all__ = [
+    "VAULT_DIR",
+    "Access",
+    "PersonalData",
+    "Sealed",
+    "Settled",
+    "Vault",
+    "access_statement",
+]
 
 VAULT_DIR = "vault"
 KEY_FILE = "key.json"
@@ -118,6 +126,17 @@ _PERSONAL_FIELDS = (
     "phone",
     "notes",
 )
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What ``Vault.settle`` did not finish itself."""
+
+    held: list[str]
+    """With ``defer``: the pending records whose events the log holds, to mark held."""
+    kept: bool
+    """Whether pending records without a logged event were kept (a registration was under
+    way in some process): a later ``settle`` drops those its writer never logged."""
 
 
 @dataclass(frozen=True)
@@ -344,9 +363,9 @@ class Vault:
     ) -> None:
         """Store sealed records, all or none, as ``pending`` until their events are logged;
         in the same transaction, settle earlier pending records: mark ``held`` those whose
-        events the log now holds, delete ``dropped`` ones whose events were refused (what
-        ``confirm`` does, without a commit of its own). Either only touches records still
-        pending: one another process settled (or erased) meanwhile is left as it is."""
+        events the log now holds, delete ``dropped`` ones whose events were refused. Unlike
+        ``confirm``, only records still pending are touched, and none is counted: one another
+        process settled (or erased) meanwhile is left as it is."""
         held, dropped = list(held), list(dropped)
         if not items and not held and not dropped:
             return
@@ -417,14 +436,17 @@ class Vault:
         erased: Iterable[str],
         *,
         defer: bool = False,
-    ) -> list[str]:
+        refresh: Callable[[], None] | None = None,
+    ) -> Settled:
         """Finish what a crash interrupted. A pending record whose event is in the log is held;
         one without is dropped, but only when no registration is under way in any process
         (then its writer died before logging it); a record the log says was erased (``erased``:
         the references whose erasure the log holds) but that is still here is shredded.
         ``registered`` and ``erased`` must read the log as it is now (the caller catches up
-        first). With ``defer``, the records to hold are returned instead, for the caller's next
-        ``put_pending`` to mark in its own transaction."""
+        first); ``refresh`` catches them up again once no registration is under way, before
+        anything is dropped (one may have been logged in between). With ``defer``, the records
+        to hold are returned instead, for the caller's next ``put_pending`` to mark in its own
+        transaction."""
         erased = list(erased)
         with reading(self.engine) as connection:
             pending = list(connection.execute(_PENDING).scalars())
@@ -434,20 +456,26 @@ class Vault:
                     _UNSHREDDED, {"refs": erased[start : start + _CHUNK]}
                 ).scalars()
         logged = [ref for ref in pending if registered(ref)]
-        if logged and not defer:
-            self.confirm(logged)
         orphans = [ref for ref in pending if not registered(ref)]
+        kept = False
         if orphans:
             with self._lock_file() as fd:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
-                    pass  # a registration is under way: its records may still be logged
+                    kept = True  # a registration is under way: its records may still be logged
                 else:
-                    self.confirm([], orphans)
+                    if refresh is not None:
+                        refresh()
+                    logged += [ref for ref in orphans if registered(ref)]
+                    orphans = [ref for ref in orphans if not registered(ref)]
+                    self.confirm([] if defer else logged, orphans)
+                    logged = logged if defer else []
+        if logged and not defer:
+            self.confirm(logged)
         for ref in unshredded:
             self.shred(ref, actor="safepassage", reason="recorded-in-log")
-        return logged if defer else []
+        return Settled(logged if defer else [], kept=kept)
 
     def shred(self, ref: str, *, actor: str, reason: str, at: datetime | None = None) -> None:
         """Destroy the person's key and record (crypto-shredding) and say who did it and why."""
@@ -512,16 +540,15 @@ class Vault:
         taken: set[str] = set()
         if not ids and not refs:
             return found, taken
+        wanted_ids, wanted_refs = set(ids), set(refs)
         with reading(self.engine) as connection:
-            for start in range(0, len(ids), _CHUNK):
-                for sub, ref in connection.execute(
-                    _SUBMISSIONS, {"ids": ids[start : start + _CHUNK]}
-                ):
-                    found[str(sub)] = str(ref)
-            for start in range(0, len(refs), _CHUNK):
-                taken.update(
-                    connection.execute(_TAKEN, {"refs": refs[start : start + _CHUNK]}).scalars()
-                )
+            for start in range(0, max(len(ids), len(refs)), _CHUNK):  # one statement a chunk
+                chunk = {"ids": ids[start : start + _CHUNK], "refs": refs[start : start + _CHUNK]}
+                for sub, ref in connection.execute(_LOOKUP, chunk):
+                    if sub is not None and sub in wanted_ids:
+                        found[str(sub)] = str(ref)
+                    if ref in wanted_refs:
+                        taken.add(str(ref))
         return found, taken
 
     def refs(self) -> set[str]:

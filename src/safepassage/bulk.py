@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from sqlalchemy import Connection, Dialect, String, Table, insert
-from sqlalchemy.types import TypeEngine
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from safepassage.projections.schema import UtcDateTime
 
@@ -95,6 +95,8 @@ def _plan(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> _Plan:
 def _array_type(type_: TypeEngine[Any], dialect: Dialect) -> str:
     """The element type of a column's array: a string without its length (a cast to
     ``VARCHAR(63)`` would cut a longer value short; the insert refuses it instead)."""
+    while isinstance(type_, TypeDecorator):
+        type_ = type_.impl_instance
     if isinstance(type_, String):
         return "VARCHAR"
     return type_.compile(dialect=dialect)

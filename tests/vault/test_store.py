@@ -8,9 +8,11 @@ PostgreSQL's row versions.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sqlite3
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -40,6 +42,7 @@ from safepassage.app.persons import (
 from safepassage.database import DATABASE_FILE, record_database, recorded_database
 from safepassage.errors import FormatError, RuleError, SignatureError, StoreError
 from safepassage.events.envelope import Event
+from safepassage.server import writer as writer_module
 from safepassage.vault.crypto import commitment
 from safepassage.vault.schema import metadata, records
 from safepassage.vault.store import PersonalData, Vault, access_statement
@@ -333,25 +336,100 @@ def test_a_form_refused_then_corrected_registers_in_the_next_lazy_batch(
 
 
 def test_records_kept_for_a_registration_under_way_elsewhere_are_dropped_later(
-    opened: tuple[Operation, Vault], monkeypatch: pytest.MonkeyPatch
+    opened: tuple[Operation, Vault],
+) -> None:
+    """Another process is registering (it holds the shared lock, its record is pending): the
+    writer keeps that record, but still drops its own refused one, and registers the
+    corrected form; once the other process is gone, what it left unlogged is dropped."""
+    op, vault = opened
+    lazy = Unsettled()
+    with vault.registering():  # the other process, between its vault write and its log commit
+        vault.put_pending([vault.seal("P-OTHERPROCESS", person("CANARY-K0").data, "cli-1")])
+        register_people(op, vault, [person("CANARY-K1")], actor=REGISTRAR, at=AT, lazy=lazy)
+        bad = person("CANARY-K2", destination="azovstal", submission="form-2")
+        [refused] = register_people(op, vault, [bad], actor=REGISTRAR, at=AT, lazy=lazy)
+        assert isinstance(refused, RuleError)
+        good = person("CANARY-K2", submission="form-2")
+        [again] = register_people(op, vault, [good], actor=REGISTRAR, at=AT, lazy=lazy)
+        assert isinstance(again, Registered)
+        assert vault.status("P-OTHERPROCESS") == "pending"  # it may still be logged
+    register_people(op, vault, [person("CANARY-K3")], actor=REGISTRAR, at=AT, lazy=lazy)
+    assert vault.status("P-OTHERPROCESS") is None  # its process is gone without logging it
+    pending = {r for r in vault.refs() if vault.status(r) == "pending"}
+    assert pending <= op.state.persons.keys()  # only the last batch's: logged, held by the next
+
+
+def test_a_refused_form_resubmitted_when_the_writer_settles_from_the_vault(
+    opened: tuple[Operation, Vault],
 ) -> None:
     op, vault = opened
     lazy = Unsettled()
-    bad = person("CANARY-K1", destination="azovstal", submission="form-2")
-    register_people(op, vault, [bad], actor=REGISTRAR, at=AT, lazy=lazy)
-    [refused] = [r for r in vault.refs() if vault.status(r) == "pending"]
-    with monkeypatch.context() as m:  # a batch fails before its vault transaction
-        m.setattr(Vault, "lookup", lambda *_, **__: (_ for _ in ()).throw(StoreError("down")))
-        with pytest.raises(StoreError):
-            register_people(op, vault, [person("CANARY-K2")], actor=REGISTRAR, at=AT, lazy=lazy)
-    with vault.registering():  # an import under way in another process: nothing is dropped
-        register_people(op, vault, [person("CANARY-K3")], actor=REGISTRAR, at=AT, lazy=lazy)
-    assert vault.status(refused) == "pending"
-    [again] = register_people(
-        op, vault, [person("CANARY-K1", submission="form-2")], actor=REGISTRAR, at=AT, lazy=lazy
-    )  # the vault is settled again: the refused record goes, the corrected form gets in
-    assert vault.status(refused) is None
+    with vault.registering():  # a long import elsewhere, nothing of its own pending yet
+        bad = person("CANARY-V1", destination="azovstal", submission="form-3")
+        register_people(op, vault, [bad], actor=REGISTRAR, at=AT, lazy=lazy)
+        lazy.settled_at -= RESETTLE_SECONDS  # the minute is up: this batch reads the vault
+        good = person("CANARY-V1", submission="form-3")
+        [again] = register_people(op, vault, [good], actor=REGISTRAR, at=AT, lazy=lazy)
     assert isinstance(again, Registered)
+
+
+def _dies_before_shredding(
+    op_dir: Path, vault: Vault, ref: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process erases ``ref``: logged, then it dies before shredding."""
+    key = vault.unlock(passphrase="pass phrase")
+    with Operation.open(op_dir) as other, monkeypatch.context() as m:
+        m.setattr(Vault, "shred", lambda *_, **__: (_ for _ in ()).throw(SystemExit("killed")))
+        with pytest.raises(SystemExit):
+            erase_person(other, vault, key, ref, actor=COORDINATOR, reason="person-request", at=AT)
+
+
+def test_an_erasure_first_seen_while_settling_is_finished_by_the_next_batch(
+    opened: tuple[Operation, Vault], op_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The erasure is logged while the writer's settling waits for the lock (found by review:
+    it was counted as seen, and never shredded)."""
+    op, vault = opened
+    lazy = Unsettled()
+    [gone] = register_people(op, vault, [person("CANARY-G1")], actor=REGISTRAR, at=AT)
+    register_people(op, vault, [person("CANARY-G2")], actor=REGISTRAR, at=AT, lazy=lazy)
+    vault.put_pending([vault.seal("P-ORPHANORPHAN", person("CANARY-G0").data)])  # takes the lock
+    real = Vault._lock_file
+    fired: list[bool] = []
+
+    @contextlib.contextmanager
+    def lock_file(self: Vault) -> Iterator[int]:
+        if not fired:
+            fired.append(True)
+            _dies_before_shredding(op_dir, vault, gone.ref, monkeypatch)
+        with real(self) as fd:
+            yield fd
+
+    lazy.settled_at -= RESETTLE_SECONDS  # this batch settles from the vault
+    monkeypatch.setattr(Vault, "_lock_file", lock_file)
+    register_people(op, vault, [person("CANARY-G3")], actor=REGISTRAR, at=AT, lazy=lazy)
+    assert fired
+    register_people(op, vault, [person("CANARY-G4")], actor=REGISTRAR, at=AT, lazy=lazy)
+    assert vault.status(gone.ref) == "erased"
+
+
+def test_an_idle_server_finishes_an_erasure_whose_process_died(
+    opened: tuple[Operation, Vault], op_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    op, vault = opened
+    monkeypatch.setattr(writer_module, "RESETTLE_SECONDS", 0.2)
+    writer = writer_module.Writer(op, vault)
+    try:
+        [gone] = writer.register([person("CANARY-I1")], REGISTRAR).result()
+        assert isinstance(gone, Registered)
+        _dies_before_shredding(op_dir, vault, gone.ref, monkeypatch)
+        for _ in range(300):  # no request comes: the writer settles on its own
+            if vault.status(gone.ref) == "erased":
+                break
+            time.sleep(0.1)
+        assert vault.status(gone.ref) == "erased"
+    finally:
+        writer.close()
 
 
 def test_an_erasure_that_died_before_shredding_is_finished_by_the_next_lazy_batch(

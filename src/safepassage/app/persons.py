@@ -220,7 +220,7 @@ def register_people(  # noqa: PLR0913 - who, what, when, and how to commit
                                  body=body, key=key))  # fmt: skip
         answers.append(None)
     with vault.registering():  # no other process drops these while they are pending
-        vault.put_pending(sealed, held=logged, dropped=refused_before)
+        _put_pending(vault, sealed, logged, refused_before, lazy)
         # on an exception the records stay pending: the next command settles them against
         # the log (held if their events got in, dropped if not)
         public_key = key.public_key().public_bytes_raw()
@@ -248,13 +248,22 @@ def _left_pending(
         return [], []
     known, lazy.known = lazy.known, False  # until this batch is through
     op.catch_up()
-    now = time.monotonic()
-    fresh = now - lazy.settled_at < RESETTLE_SECONDS
-    if known and fresh and len(op.state.erased) == lazy.erasures:
+    now, erasures = time.monotonic(), len(op.state.erased)
+    if known and now - lazy.settled_at < RESETTLE_SECONDS and erasures == lazy.erasures:
         return lazy.held, lazy.dropped
     done = settle(op, vault, defer=True)
-    lazy.complete, lazy.erasures, lazy.settled_at = not done.kept, len(op.state.erased), now
-    return done.held, []
+    # counted before settling: one that settling only saw later makes the next batch settle
+    lazy.complete, lazy.erasures, lazy.settled_at = not done.kept, erasures, now
+    return done.held, lazy.dropped  # refused: dropped whatever else is under way
+
+
+def _put_pending(
+    vault: Vault, sealed: list[Sealed], held: list[str], dropped: list[str], lazy: Unsettled | None
+) -> None:
+    """Store this batch's records pending, and settle the last batch's in the same commit."""
+    vault.put_pending(sealed, held=held, dropped=dropped)
+    if lazy is not None:
+        lazy.held, lazy.dropped = [], []  # done: never again, even if what follows fails
 
 
 def _leave_pending(

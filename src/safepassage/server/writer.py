@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 
 from safepassage.app.operation import Operation, Receipt
 from safepassage.app.persons import (
+    RESETTLE_SECONDS,
     AlreadyImported,
     NewPerson,
     Registered,
@@ -135,7 +136,11 @@ class Writer:
     def _run(self) -> None:
         expected = 1  # how many jobs the last batch answered: under load, they come back
         while True:
-            job = self._jobs.get()
+            try:
+                job = self._jobs.get(timeout=RESETTLE_SECONDS)
+            except queue.Empty:  # idle: settle what other processes left in the vault
+                self._settle_idle()
+                continue
             if job is None:
                 return
             batch, stop = self._gather(job, expected)
@@ -145,6 +150,14 @@ class Writer:
             expected = len(batch)
             if stop:
                 return
+
+    def _settle_idle(self) -> None:
+        """What batches do at least once a minute (``Unsettled``), done when none comes: an
+        erasure or a registration whose process died is finished while the server waits."""
+        if self.vault is None:
+            return
+        with contextlib.suppress(Exception):  # the database away: the next time tries again
+            settle(self.op, self.vault)
 
     def _gather(self, first: _Job, expected: int) -> tuple[list[_Job], bool]:
         """Take what is waiting; after a batch of several jobs, wait briefly for as many.
@@ -332,7 +345,7 @@ class WriterProcess:
         while True:
             try:
                 replies = self._conn.recv()  # every answer the writer had ready, by job
-            except (EOFError, OSError):
+            except Exception:  # noqa: BLE001 - gone, or a stream that no longer reads: stopped
                 break
             with self._pending_lock:
                 futures = [self._pending.pop(job, None) for job, _ in replies]
@@ -343,7 +356,10 @@ class WriterProcess:
                     ok, value = (
                         False,
                         StoreError(
-                            f"the writer's answer did not arrive whole: {exc!r}", field="writer"
+                            f"the writer's answer did not arrive whole ({exc!r}): this command"
+                            " may or may not have been recorded (look in the log before sending"
+                            " it again)",
+                            field="writer",
                         ),
                     )
                 if future is not None:

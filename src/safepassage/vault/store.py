@@ -469,7 +469,8 @@ class Vault:
                         refresh()
                     logged += [ref for ref in orphans if registered(ref)]
                     orphans = [ref for ref in orphans if not registered(ref)]
-                    self.confirm([] if defer else logged, orphans)
+                    if orphans or not defer:
+                        self.confirm([] if defer else logged, orphans)
                     logged = logged if defer else []
         if logged and not defer:
             self.confirm(logged)

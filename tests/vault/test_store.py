@@ -13,7 +13,7 @@ import os
 import shutil
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -319,18 +319,32 @@ def test_a_record_erased_between_lazy_batches_stays_erased(
     assert _statuses(vault, [first.ref, second.ref]) == {first.ref: "erased", second.ref: "pending"}
 
 
+def _refused_then_corrected(
+    op: Operation,
+    vault: Vault,
+    lazy: Unsettled,
+    submission: str,
+    between: Callable[[], object] = lambda: None,
+) -> tuple[object, object]:
+    """A form the rules refuse (a destination that is the pickup site), then the same form
+    corrected, with the same submission id, in the next lazy batch: the two answers."""
+    name = f"CANARY-{submission.upper()}"
+    bad = person(name, destination="azovstal", submission=submission)
+    [refused] = register_people(op, vault, [bad], actor=REGISTRAR, at=AT, lazy=lazy)
+    between()
+    good = person(name, submission=submission)
+    [again] = register_people(op, vault, [good], actor=REGISTRAR, at=AT, lazy=lazy)
+    return refused, again
+
+
 def test_a_form_refused_then_corrected_registers_in_the_next_lazy_batch(
     opened: tuple[Operation, Vault],
 ) -> None:
     """Its refused record is still pending (the next batch drops it): the corrected form with
     the same submission id is registered, not answered as already imported (found by review)."""
     op, vault = opened
-    lazy = Unsettled()
-    bad = person("CANARY-R1", destination="azovstal", submission="form-1")
-    [first] = register_people(op, vault, [bad], actor=REGISTRAR, at=AT, lazy=lazy)
+    first, second = _refused_then_corrected(op, vault, Unsettled(), "form-1")
     assert isinstance(first, RuleError)
-    good = person("CANARY-R1", submission="form-1")
-    [second] = register_people(op, vault, [good], actor=REGISTRAR, at=AT, lazy=lazy)
     assert isinstance(second, Registered)
     assert second.ref in op.state.persons
 
@@ -346,11 +360,8 @@ def test_records_kept_for_a_registration_under_way_elsewhere_are_dropped_later(
     with vault.registering():  # the other process, between its vault write and its log commit
         vault.put_pending([vault.seal("P-OTHERPROCESS", person("CANARY-K0").data, "cli-1")])
         register_people(op, vault, [person("CANARY-K1")], actor=REGISTRAR, at=AT, lazy=lazy)
-        bad = person("CANARY-K2", destination="azovstal", submission="form-2")
-        [refused] = register_people(op, vault, [bad], actor=REGISTRAR, at=AT, lazy=lazy)
+        refused, again = _refused_then_corrected(op, vault, lazy, "form-2")
         assert isinstance(refused, RuleError)
-        good = person("CANARY-K2", submission="form-2")
-        [again] = register_people(op, vault, [good], actor=REGISTRAR, at=AT, lazy=lazy)
         assert isinstance(again, Registered)
         assert vault.status("P-OTHERPROCESS") == "pending"  # it may still be logged
     register_people(op, vault, [person("CANARY-K3")], actor=REGISTRAR, at=AT, lazy=lazy)
@@ -364,12 +375,12 @@ def test_a_refused_form_resubmitted_when_the_writer_settles_from_the_vault(
 ) -> None:
     op, vault = opened
     lazy = Unsettled()
+
+    def minute_up() -> None:  # this batch reads the vault
+        lazy.settled_at -= RESETTLE_SECONDS
+
     with vault.registering():  # a long import elsewhere, nothing of its own pending yet
-        bad = person("CANARY-V1", destination="azovstal", submission="form-3")
-        register_people(op, vault, [bad], actor=REGISTRAR, at=AT, lazy=lazy)
-        lazy.settled_at -= RESETTLE_SECONDS  # the minute is up: this batch reads the vault
-        good = person("CANARY-V1", submission="form-3")
-        [again] = register_people(op, vault, [good], actor=REGISTRAR, at=AT, lazy=lazy)
+        _, again = _refused_then_corrected(op, vault, lazy, "form-3", between=minute_up)
     assert isinstance(again, Registered)
 
 

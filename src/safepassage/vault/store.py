@@ -46,6 +46,7 @@ from alembic.config import Config
 from sqlalchemy import (
     Connection,
     Engine,
+    Executable,
     bindparam,
     create_engine,
     delete,
@@ -382,10 +383,8 @@ class Vault:
             for s in items
         ]
         with self._write() as connection:
-            for start in range(0, len(held), _CHUNK):
-                connection.execute(_HOLD_PENDING, {"refs": held[start : start + _CHUNK]})
-            if dropped:
-                self._drop(connection, dropped)
+            _by_chunk(connection, _HOLD_PENDING, held)
+            _by_chunk(connection, _DROP, dropped)
             insert_rows(connection, records, rows)
 
     def confirm(self, held: Iterable[str], dropped: Iterable[str] = ()) -> None:
@@ -394,26 +393,17 @@ class Vault:
         with self._write() as connection:
             if held:
                 self._hold(connection, held)
-            if dropped:
-                self._drop(connection, dropped)
+            _by_chunk(connection, _DROP, dropped)
 
     @staticmethod
     def _hold(connection: Connection, held: list[str]) -> None:
         held = list(dict.fromkeys(held))
-        done = sum(
-            connection.execute(_HOLD, {"refs": held[start : start + _CHUNK]}).rowcount
-            for start in range(0, len(held), _CHUNK)
-        )
+        done = _by_chunk(connection, _HOLD, held)
         if done != len(held):
             raise StoreError(
                 f"{len(held) - done} recorded registrations have no record in the vault",
                 field="vault",
             )
-
-    @staticmethod
-    def _drop(connection: Connection, dropped: list[str]) -> None:
-        for start in range(0, len(dropped), _CHUNK):
-            connection.execute(_DROP, {"refs": dropped[start : start + _CHUNK]})
 
     @contextlib.contextmanager
     def registering(self) -> Iterator[None]:
@@ -671,3 +661,11 @@ def _write_new(path: Path, text: str) -> None:
         f.write(text)
         f.flush()
         os.fsync(f.fileno())
+
+
+def _by_chunk(connection: Connection, statement: Executable, refs: list[str]) -> int:
+    """Run ``statement`` for ``refs``, ``_CHUNK`` references at a time; the rows it touched."""
+    return sum(
+        connection.execute(statement, {"refs": refs[start : start + _CHUNK]}).rowcount
+        for start in range(0, len(refs), _CHUNK)
+    )

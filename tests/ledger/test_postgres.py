@@ -102,6 +102,36 @@ def test_group_commit_shares_one_transaction_and_confirms_only_after_commit(
     assert store.commits - before <= 2  # the first waiter's commit, then everyone else's
 
 
+def test_an_append_is_two_round_trips_and_a_commit(
+    store: PostgresLogStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lock and the size under it in one call; the entries and their tree nodes in one
+    statement, whatever the batch's size (then the commit)."""
+    store.append(b"warm up")
+    ran: list[str] = []
+    execute = psycopg.Cursor.execute
+
+    def counted(self: psycopg.Cursor[object], query: object, *args: object, **kw: object) -> object:
+        ran.append(str(query))
+        return execute(self, query, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", counted)
+    assert store.append_batch([b"a", b"b", b"c", b"d", b"e"]) == 1
+    assert len(ran) == 2
+    assert ran[0].startswith("LOCK TABLE")
+    assert "entries" in ran[1]
+    assert "nodes" in ran[1]
+    monkeypatch.undo()
+    again = PostgresLogStore.open(store.url, schema=store.schema)  # what was stored, not cached
+    try:
+        entries = [b"warm up", b"a", b"b", b"c", b"d", b"e"]
+        assert again.size() == 6
+        assert again.root(6) == merkle.root([merkle.leaf_hash(e) for e in entries])
+        assert [data for _, data in again.iter_entries(0)] == entries
+    finally:
+        again.close()
+
+
 def test_async_appends_in_flight_share_one_commit(
     store: PostgresLogStore, sql: psycopg.Connection[tuple[object, ...]]
 ) -> None:

@@ -76,10 +76,11 @@ _TEMPLATES: Final = {
     "nodes": "SELECT w.level, w.idx, n.hash FROM unnest(%s::integer[], %s::bigint[]) "
     "AS w(level, idx) JOIN {s}.nodes AS n ON n.level = w.level AND n.idx = w.idx",
     "level": "SELECT idx, hash FROM {s}.nodes WHERE level = %s AND idx >= %s ORDER BY idx LIMIT %s",
-    "put_entries": "INSERT INTO {s}.entries (idx, data) "
-    "SELECT * FROM unnest(%s::bigint[], %s::bytea[])",
-    "put_nodes": "INSERT INTO {s}.nodes (level, idx, hash) "
-    "SELECT * FROM unnest(%s::integer[], %s::bigint[], %s::bytea[])",
+    # an append's entries and nodes: one statement, one round trip, arrays sent binary
+    "put": "WITH e AS (INSERT INTO {s}.entries (idx, data) "
+    "SELECT * FROM unnest(%b::bigint[], %b::bytea[])) "
+    "INSERT INTO {s}.nodes (level, idx, hash) "
+    "SELECT * FROM unnest(%b::integer[], %b::bigint[], %b::bytea[])",
     "census_entries": "SELECT count(*), min(idx), max(idx) FROM {s}.entries",
     "census_nodes": "SELECT count(*), min(level), max(level), min(idx) FROM {s}.nodes",
     "checkpoints": "SELECT size, note FROM {s}.checkpoints ORDER BY size",
@@ -392,8 +393,7 @@ class PostgresLogStore(GroupCommitStore):
                             levels.append(level)
                             node_idxs.append(idx)
                             hashes.append(h)
-                cursor.execute(self._sql["put_entries"], (idxs, datas))
-                cursor.execute(self._sql["put_nodes"], (levels, node_idxs, hashes))
+                cursor.execute(self._sql["put"], (idxs, datas, levels, node_idxs, hashes))
                 conn.commit()  # returns once the server has flushed the commit record
             except BaseException as exc:
                 with contextlib.suppress(psycopg.Error):

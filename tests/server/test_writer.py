@@ -131,6 +131,56 @@ def test_a_request_given_up_on_does_not_stop_the_writer(served: Served) -> None:
     assert response.status_code == 201, response.text
 
 
+def _counting_sends(monkeypatch: pytest.MonkeyPatch, writer: WriterProcess) -> list[int]:
+    """How many commands each message to the writer process carried."""
+    sent: list[int] = []
+    send = writer._conn.send
+
+    def counted(obj: object) -> None:
+        if isinstance(obj, list):
+            sent.append(len(obj))
+        send(obj)
+
+    monkeypatch.setattr(writer._conn, "send", counted)
+    return sent
+
+
+def test_commands_handed_in_during_one_turn_of_the_loop_cross_in_one_message(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = served.service.writer
+    sent = _counting_sends(monkeypatch, writer)
+
+    async def burst() -> list[str]:
+        handed = [writer.call(_slow, 0) for _ in range(5)]  # five handlers, one turn
+        return list(await asyncio.gather(*(asyncio.wrap_future(f) for f in handed)))
+
+    assert asyncio.run(burst()) == ["done"] * 5
+    assert sent == [5]
+    sent.clear()
+    # a thread without an event loop hands each command over at once
+    assert [writer.call(_slow, 0).result(timeout=30) for _ in range(2)] == ["done", "done"]
+    assert sent == [1, 1]
+
+
+def test_what_the_loop_handed_in_is_sent_before_the_writer_stops(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = served.service.writer
+    sent = _counting_sends(monkeypatch, writer)
+
+    async def hand_in_then_stop() -> Future[str]:
+        handed = writer.call(_slow, 0)
+        writer.close()  # before the loop's turn ends: the command goes first, then the stop
+        return handed
+
+    handed = asyncio.run(hand_in_then_stop())
+    assert handed.result(timeout=30) == "done"
+    assert sent == [1]
+    with pytest.raises(WriterStoppedError):
+        writer.call(_slow, 0).result(timeout=30)
+
+
 def test_a_lambda_is_refused_before_anything_is_sent(served: Served) -> None:
     writer = served.service.writer
     with pytest.raises((pickle.PicklingError, AttributeError, TypeError)):

@@ -12,6 +12,7 @@ answering HTTP use both cores instead of taking turns on one interpreter lock.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import gc
@@ -274,6 +275,7 @@ class WriterProcess:
         self._send_lock = threading.Lock()  # one message on the pipe at a time
         self._pending_lock = threading.Lock()  # never held while waiting on the pipe
         self._pending: dict[int, Future[Any]] = {}
+        self._outbox: list[tuple[int, bytes]] = []  # handed in by the event loop, to send
         self._next = itertools.count()
         self._stopping = False  # close() was called
         self._stopped = False  # the answers stopped coming
@@ -300,6 +302,7 @@ class WriterProcess:
 
     def close(self) -> None:
         """Finish the commands handed in (the writer settles the vault), then stop it."""
+        self._flush()
         with self._send_lock:
             already, self._stopping = self._stopping, True
             if not already:
@@ -315,30 +318,58 @@ class WriterProcess:
         self._conn.close()
 
     def _send(self, kind: str, payload: Any) -> Future[Any]:  # noqa: ANN401 - per kind
+        """Hand a command to the writer. From a thread that runs an event loop (the server's
+        handlers), commands handed in during one turn of the loop cross the pipe together, at
+        the end of the turn: one message, one wake-up of the writer, for a burst of requests."""
         future: Future[Any] = Future()
         # Running from the start: a request whose handler is cancelled (a client that went
         # away) cannot cancel what the writer is doing, and its answer still finds a future.
         future.set_running_or_notify_cancel()
         job = next(self._next)
         message = pickle.dumps((job, kind, payload))  # a lambda fails here: nothing is sent
+        loop = asyncio._get_running_loop()  # noqa: SLF001 - asyncio's own cheap check
         with self._pending_lock:
             self._pending[job] = future
-        with self._send_lock:
-            why = self._hand_over(message)
+            if loop is not None:
+                if not self._outbox:
+                    loop.call_soon(self._flush)
+                self._outbox.append((job, message))
+                return future
+        why = self._hand_over([message])
         if why is not None:
-            with self._pending_lock:
-                self._pending.pop(job, None)
+            self._fail([job], why)
             raise WriterStoppedError(f"the writer process has stopped{why}", field="writer")
         return future
 
-    def _hand_over(self, message: bytes) -> str | None:
-        """Send ``message`` (under the send lock); what went wrong if it could not be sent."""
-        if self._stopping or self._stopped:
-            return ""
-        try:
-            self._conn.send_bytes(message)
-        except (OSError, ValueError) as exc:  # the writer is gone
-            return f" ({exc})"
+    def _flush(self) -> None:
+        """Send what the event loop handed in; fail their requests if the writer is gone."""
+        with self._pending_lock:
+            outbox, self._outbox = self._outbox, []
+        if not outbox:
+            return
+        why = self._hand_over([message for _, message in outbox])
+        if why is not None:
+            self._fail([job for job, _ in outbox], why)
+
+    def _fail(self, jobs: list[int], why: str) -> None:
+        with self._pending_lock:
+            futures = [self._pending.pop(job, None) for job in jobs]
+        for future in futures:
+            if future is not None and not future.done():
+                future.set_exception(
+                    WriterStoppedError(f"the writer process has stopped{why}", field="writer")
+                )
+
+    def _hand_over(self, messages: list[bytes]) -> str | None:
+        """Send ``messages`` (each a pickled command) as one; what went wrong if they could not
+        be sent."""
+        with self._send_lock:
+            if self._stopping or self._stopped:
+                return ""
+            try:
+                self._conn.send(messages)
+            except (OSError, ValueError) as exc:  # the writer is gone
+                return f" ({exc})"
         return None
 
     def _read(self) -> None:
@@ -440,8 +471,9 @@ def _record(
             return
         if message is None:
             return
-        job, kind, payload = message
-        _queue(writer, kind, payload).add_done_callback(functools.partial(answer, job))
+        for command in message:
+            job, kind, payload = pickle.loads(command)  # noqa: S301 - our server's
+            _queue(writer, kind, payload).add_done_callback(functools.partial(answer, job))
 
 
 def _send_answers(

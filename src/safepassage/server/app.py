@@ -26,10 +26,12 @@ import rfc8785
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import BaseRoute
 
 from safepassage import __version__, canonical
 from safepassage.app.operation import Receipt
@@ -172,11 +174,10 @@ def create_app(service: Service, *, public_url: str | None = None) -> FastAPI:  
         return account
 
     def allowed(roles: frozenset[Role]) -> Callable[..., Awaitable[Account]]:
-        async def check(
-            request: Request,
-            credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
-        ) -> Account:
-            account = await account_of(credentials)  # a call, not a dependency: one level less
+        async def check(request: Request) -> Account:
+            # calls, not dependencies: each level of FastAPI's dependencies costs every request
+            # (the scheme still shows in the document: ``endpoint`` names it)
+            account = await account_of(await _bearer(request))
             if account.role not in roles:
                 raise ApiProblem(
                     403,
@@ -203,6 +204,8 @@ def create_app(service: Service, *, public_url: str | None = None) -> FastAPI:  
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Declare an endpoint with who may call it; there is no other way to add one."""
         extra: dict[str, Any] = {"x-roles": sorted(r.value for r in roles) or ["public"]}
+        if roles:
+            extra["security"] = [{_bearer.scheme_name: []}]
         if body is not None:
             body_models[body.__name__] = body
             extra["requestBody"] = {
@@ -572,13 +575,17 @@ def create_app(service: Service, *, public_url: str | None = None) -> FastAPI:  
                 out.append(m.EventResult(problem=_problem(answer)))
         return out
 
+    declared = list(app.routes)  # the API's order, for its document (see _commands_first)
+
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(
                 title=app.title, version=app.version, openapi_version="3.1.0",
-                summary=app.summary, description=app.description, routes=app.routes,
+                summary=app.summary, description=app.description, routes=declared,
             )  # fmt: skip
-            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            bearer = _bearer.model.model_dump(mode="json", by_alias=True, exclude_none=True)
+            schema.setdefault("components", {})["securitySchemes"] = {_bearer.scheme_name: bearer}
+            components = schema["components"].setdefault("schemas", {})
             _, defs = models_json_schema(
                 [(model, "validation") for model in [*body_models.values(), Problem]],  # type: ignore[misc]
                 ref_template="#/components/schemas/{model}",
@@ -592,7 +599,27 @@ def create_app(service: Service, *, public_url: str | None = None) -> FastAPI:  
     from safepassage.web import install as install_pages  # noqa: PLC0415 - pages import the API's service
 
     install_pages(app, service, public_url=public_url)
+    _commands_first(app)
     return app
+
+
+def _commands_first(app: FastAPI) -> None:
+    """Route the API's commands (``POST /api/…``) first. The router tries each route in turn,
+    a regular expression each, and commands are what comes in under load: a registration was
+    tried against the 20 routes declared before it, 7 % of what the HTTP process spends on one
+    (measured in process: 514 against 480 µs). No request goes elsewhere than before: a
+    command's route takes only ``POST``, no route it now comes before takes a ``POST`` under
+    ``/api/`` (the one mount is ``/static``), and the commands keep their order among
+    themselves. The OpenAPI document keeps the order the endpoints are declared in."""
+
+    def command(route: BaseRoute) -> bool:
+        return (
+            isinstance(route, APIRoute)
+            and route.methods == {"POST"}
+            and route.path.startswith(API + "/")
+        )
+
+    app.router.routes.sort(key=lambda route: not command(route))  # stable: order kept within
 
 
 def _body(model: type[_T], raw: bytes) -> _T:

@@ -181,6 +181,35 @@ def test_what_the_loop_handed_in_is_sent_before_the_writer_stops(
         writer.call(_slow, 0).result(timeout=30)
 
 
+def test_a_command_from_a_second_loop_does_not_wait_for_the_first_loops_turn(
+    served: Served,
+) -> None:
+    writer = served.service.writer
+    handed = threading.Event()
+
+    async def busy() -> str:  # hands a command in, then holds its loop for 3 s
+        waiting = asyncio.wrap_future(writer.call(_slow, 0))
+        handed.set()
+        time.sleep(3)  # noqa: ASYNC251 - the point: this loop is busy, not waiting
+        return await waiting
+
+    first = threading.Thread(target=lambda: asyncio.run(busy()))
+    first.start()
+    try:
+        assert handed.wait(timeout=30)
+
+        async def other() -> tuple[str, float]:
+            start = time.monotonic()
+            answer = await asyncio.wrap_future(writer.call(_slow, 0))
+            return answer, time.monotonic() - start
+
+        answer, took = asyncio.run(other())
+        assert answer == "done"
+        assert took < 2.5  # sent at its own loop's turn, not when the busy loop's comes
+    finally:
+        first.join()
+
+
 def test_a_lambda_is_refused_before_anything_is_sent(served: Served) -> None:
     writer = served.service.writer
     with pytest.raises((pickle.PicklingError, AttributeError, TypeError)):

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
+import signal
 import typing
 import xml.etree.ElementTree as ET
 
@@ -290,6 +292,23 @@ def test_the_same_form_sent_twice_registers_one_person(site):
     assert site.log_size() == size + 1
     assert len(site.vault_records()) == len(records) + 1
     assert len(site.service.state().persons) == people + 1
+
+
+def test_a_form_sent_to_a_server_whose_writer_died_gets_a_page_saying_so(site):
+    browser = site.browser("registrar")
+    page = browser.get("/register")
+    data = {**PERSON, "csrf": site.csrf("registrar"),
+            "submission_id": form_of(page.text, "submission_id")}  # fmt: skip
+    size = site.log_size()
+    pid = site.service.writer.pid
+    os.kill(pid, signal.SIGKILL)
+    for _ in range(2):  # whether or not the server has noticed yet
+        answer = browser.post("/register", data=data)
+        assert answer.status_code == 503
+        assert answer.headers["content-type"].startswith("text/html")
+        assert "Cannot register here" in answer.text
+        assert "stopped" in answer.text
+    assert site.log_size() == size
 
 
 def test_the_verifiable_receipt_is_offered_once_a_party_cosigned(site, tmp_path):

@@ -275,7 +275,8 @@ class WriterProcess:
         self._send_lock = threading.Lock()  # one message on the pipe at a time
         self._pending_lock = threading.Lock()  # never held while waiting on the pipe
         self._pending: dict[int, Future[Any]] = {}
-        self._outbox: list[tuple[int, bytes]] = []  # handed in by the event loop, to send
+        self._outbox: list[tuple[int, bytes]] = []  # handed in by an event loop, to send
+        self._flushing: asyncio.AbstractEventLoop | None = None  # the loop that will send it
         self._next = itertools.count()
         self._stopping = False  # close() was called
         self._stopped = False  # the answers stopped coming
@@ -320,7 +321,10 @@ class WriterProcess:
     def _send(self, kind: str, payload: Any) -> Future[Any]:  # noqa: ANN401 - per kind
         """Hand a command to the writer. From a thread that runs an event loop (the server's
         handlers), commands handed in during one turn of the loop cross the pipe together, at
-        the end of the turn: one message, one wake-up of the writer, for a burst of requests."""
+        the end of the turn: one message, one wake-up of the writer, for a burst of requests.
+        So on that thread the future is to be awaited (``asyncio.wrap_future``), never waited
+        for with ``result()``: the turn that would send the command would never end. A stopped
+        writer is said at once, as from any other thread."""
         future: Future[Any] = Future()
         # Running from the start: a request whose handler is cancelled (a client that went
         # away) cannot cancel what the writer is doing, and its answer still finds a future.
@@ -330,9 +334,10 @@ class WriterProcess:
         loop = asyncio._get_running_loop()  # noqa: SLF001 - asyncio's own cheap check
         with self._pending_lock:
             self._pending[job] = future
-            if loop is not None:
-                if not self._outbox:
+            if loop is not None and not (self._stopping or self._stopped):
+                if not self._outbox or self._flushing is not loop:  # each loop sends at its turn
                     loop.call_soon(self._flush)
+                    self._flushing = loop
                 self._outbox.append((job, message))
                 return future
         why = self._hand_over([message])
@@ -344,7 +349,7 @@ class WriterProcess:
     def _flush(self) -> None:
         """Send what the event loop handed in; fail their requests if the writer is gone."""
         with self._pending_lock:
-            outbox, self._outbox = self._outbox, []
+            outbox, self._outbox, self._flushing = self._outbox, [], None
         if not outbox:
             return
         why = self._hand_over([message for _, message in outbox])

@@ -200,11 +200,10 @@ def install_registration(web: Web) -> None:  # noqa: C901, PLR0915 - the desk's 
                              submission_id=submission_id,
                              errors=rule_errors(exc, FIELDS, [given.household]))  # fmt: skip
         person = given.new_person()
-        try:
-            future = service.register([person], account.actor)
+        try:  # no vault, or a stopped writer: said when asked, or when the command crosses
+            [answer] = await asyncio.wrap_future(service.register([person], account.actor))
         except SafepassageError as exc:
             raise PageProblem(503, "Cannot register here", exc.reason) from exc
-        [answer] = await asyncio.wrap_future(future)
         if isinstance(answer, SafepassageError):
             return form_page(request, choices, values=values, needs=needs, status=409,
                              submission_id=uuid.uuid4().hex,

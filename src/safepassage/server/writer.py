@@ -56,6 +56,11 @@ class WriterStoppedError(StoreError):
     recorded until the server is started again. Served as 503."""
 
 
+def _stopped(why: str) -> WriterStoppedError:
+    """What a command gets that could not be handed over (``why``: how, if known)."""
+    return WriterStoppedError(f"the writer process has stopped{why}", field="writer")
+
+
 def _no_vault() -> StoreError:
     return StoreError(
         "this operation has no vault (create one with `safepassage vault init`)", field="vault"
@@ -342,8 +347,9 @@ class WriterProcess:
                 return future
         why = self._hand_over([message])
         if why is not None:
-            self._fail([job], why)
-            raise WriterStoppedError(f"the writer process has stopped{why}", field="writer")
+            with self._pending_lock:
+                self._pending.pop(job, None)
+            raise _stopped(why)
         return future
 
     def _flush(self) -> None:
@@ -361,9 +367,7 @@ class WriterProcess:
             futures = [self._pending.pop(job, None) for job in jobs]
         for future in futures:
             if future is not None and not future.done():
-                future.set_exception(
-                    WriterStoppedError(f"the writer process has stopped{why}", field="writer")
-                )
+                future.set_exception(_stopped(why))
 
     def _hand_over(self, messages: list[bytes]) -> str | None:
         """Send ``messages`` (each a pickled command) as one; what went wrong if they could not
